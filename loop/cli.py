@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -21,15 +21,13 @@ app.add_typer(model_app, name="model")
 err = Console(stderr=True)
 
 BackendOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--backend", "-b", help="local (default), openai, anthropic or a profile name"),
 ]
-ModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="model name for the backend")]
-BaseUrlOpt = Annotated[
-    Optional[str], typer.Option("--base-url", help="OpenAI-compatible server URL")
-]
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="model name for the backend")]
+BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL")]
 ConfigOpt = Annotated[
-    Optional[Path], typer.Option("--config", help="armloop.toml with [backends.NAME] profiles")
+    Path | None, typer.Option("--config", help="armloop.toml with [backends.NAME] profiles")
 ]
 
 
@@ -71,16 +69,16 @@ def eval_cmd(
 
 @app.command("run")
 def run_cmd(
-    task: Annotated[Optional[str], typer.Argument(help="task name or spec file")] = None,
+    task: Annotated[str | None, typer.Argument(help="task name or spec file")] = None,
     backend: BackendOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     config: ConfigOpt = None,
     max_iters: Annotated[int, typer.Option("--max-iters", min=1)] = 5,
     seeds: Annotated[int, typer.Option("--seeds", "-n", min=1, help="seeds per iteration")] = 3,
-    out: Annotated[Optional[Path], typer.Option("--out", help="run directory")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="run directory")] = None,
     resume: Annotated[
-        Optional[Path], typer.Option("--resume", help="continue an interrupted run directory")
+        Path | None, typer.Option("--resume", help="continue an interrupted run directory")
     ] = None,
 ) -> None:
     """The generate -> load -> simulate -> score -> feedback loop."""
@@ -110,7 +108,7 @@ def watch_cmd(
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     config: ConfigOpt = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="where events go")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="where events go")] = None,
     max_iters: Annotated[int, typer.Option("--max-iters", min=1)] = 3,
     seeds: Annotated[int, typer.Option("--seeds", "-n", min=1)] = 3,
 ) -> None:
@@ -138,12 +136,14 @@ def bench_cmd(
     tasks: Annotated[str, typer.Option("--tasks", help="comma-separated tasks")],
     trials: Annotated[int, typer.Option("--trials", min=1)] = 3,
     max_iters: Annotated[int, typer.Option("--max-iters", min=1)] = 5,
-    speedup: Annotated[float, typer.Option("--speedup", help="project generation K x faster")] = 15.0,
+    speedup: Annotated[
+        float, typer.Option("--speedup", help="project generation K x faster")
+    ] = 15.0,
     seeds: Annotated[int, typer.Option("--seeds", "-n", min=1)] = 3,
     config: ConfigOpt = None,
-    out: Annotated[Optional[Path], typer.Option("--out")] = None,
+    out: Annotated[Path | None, typer.Option("--out")] = None,
     executor: Annotated[str, typer.Option("--executor", help="local or ray")] = "local",
-    address: Annotated[Optional[str], typer.Option("--address", help="Ray address")] = None,
+    address: Annotated[str | None, typer.Option("--address", help="Ray address")] = None,
     parallel: Annotated[int, typer.Option("--parallel", min=1, help="trials at once")] = 2,
 ) -> None:
     """The same tasks on several backends, same seeds; report and plots."""
@@ -170,7 +170,7 @@ def bench_cmd(
 @app.command("report")
 def report_cmd(
     run_dirs: Annotated[list[Path], typer.Argument(help="run directories")],
-    out: Annotated[Optional[Path], typer.Option("--out")] = None,
+    out: Annotated[Path | None, typer.Option("--out")] = None,
     speedup: Annotated[float, typer.Option("--speedup")] = 15.0,
 ) -> None:
     """Tables and plots from earlier runs."""
