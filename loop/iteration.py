@@ -122,6 +122,17 @@ class Loop:
         self.started = time.time()
         self.stopped_reason = ""
         self.extra_summary: dict[str, Any] = {}
+        self._stream: Any = None
+
+    def abort(self) -> None:
+        """Stop from another thread: the in-flight generation is closed at once."""
+        self.cancel.set()
+        stream = self._stream
+        if stream is not None:
+            try:
+                stream.close()
+            except Exception:  # noqa: BLE001 - closing a stream another thread reads may race
+                pass
 
     # -- public -------------------------------------------------------------------------
 
@@ -244,7 +255,7 @@ class Loop:
         stream = None
         stopped_early = False
         try:
-            stream = self.backend.stream(request)
+            stream = self._stream = self.backend.stream(request)
             with stream:
                 for delta in stream:
                     if self.cancel.is_set():
@@ -254,8 +265,14 @@ class Loop:
                         stream.close()
                         break
         except BackendError as exc:
+            if self.cancel.is_set():
+                raise Cancelled() from exc
             self._backend_failed(record, stream, t_request, watcher.text, exc)
             return False
+        finally:
+            self._stream = None
+        if self.cancel.is_set():
+            raise Cancelled()
         record.reply = watcher.text
         self.rundir.write_iter_file(record.index, "response.md", record.reply)
         self._generation_events(record, stream, t_request, stopped_early)
