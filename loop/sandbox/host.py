@@ -56,7 +56,10 @@ class ControllerHost(Protocol):
         """New episode: a fresh Controller(robot), then reset(obs). Raises ControllerFailure."""
 
     def step(self, obs: dict[str, Any]) -> dict[str, Any]:
-        """One tick: returns the raw action dict (values as float lists). Raises ControllerFailure."""
+        """One tick: returns the raw action dict (values as float lists).
+
+        Raises ControllerFailure.
+        """
 
     def output(self) -> str:
         """What the controller printed so far (capped)."""

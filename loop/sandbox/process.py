@@ -1,0 +1,166 @@
+"""ControllerProcess: the ControllerHost for generated code, in a hardened child process.
+
+    host = ControllerProcess(Limits())          # spawns a warm spare right away
+    host.load(code, "controller.py", {"name": "panda", "control_dt": 1 / 30})
+    for seed in seeds:                          # one host serves every episode of a version
+        host.reset(obs0)                        # fresh Controller(robot), then reset(obs)
+        action = host.step(obs)                 # {key: nested float lists}
+    host.close()
+
+Each load() goes to a fresh child that was spawned and hardened ahead of time (numpy and
+robots imported, sandbox applied), and a new spare starts behind it. After a timeout or crash
+the child is killed; the next reset() transparently reloads the same version into a spare.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from loop.sandbox.childproc import ChildProc, Output
+from loop.sandbox.host import ControllerFailure, Limits
+
+
+class ControllerProcess:
+    """Implements loop.sandbox.host.ControllerHost."""
+
+    def __init__(self, limits: Limits = Limits(), workdir: Path | None = None,
+                 harden: bool = True, warm: bool = True) -> None:
+        self.limits = limits
+        self.harden = harden
+        self.warm = warm
+        self._own_base = workdir is None
+        self.base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="armloop-ctl-"))
+        self.base.mkdir(parents=True, exist_ok=True)
+        self._child: ChildProc | None = None
+        self._spare: ChildProc | None = None
+        self._version: tuple[str, str, dict[str, Any]] | None = None
+        self._out = Output(limits.output_bytes)
+        self._episode_used = 0.0
+        self.closed = False
+        if warm:
+            self._spare = self._spawn()
+
+    # -- ControllerHost ------------------------------------------------------------------------
+
+    def load(self, code: str, filename: str, robot: dict[str, Any]) -> None:
+        self._retire()
+        self._version = (code, filename, dict(robot))
+        self._out = Output(self.limits.output_bytes)
+        try:
+            self._load_current()
+        except ControllerFailure:
+            self._version = None
+            raise
+
+    def reset(self, obs: dict[str, Any]) -> None:
+        if self._child is None or self._child.dead:
+            if self._version is None:
+                raise ControllerFailure("load", "no controller loaded (load() failed or was "
+                                        "never called)")
+            self._load_current()
+        self._episode_used = 0.0
+        self._call({"op": "reset", "obs": obs}, self.limits.init_s,
+                   "Controller(robot) + reset(obs)", "init_s")
+
+    def step(self, obs: dict[str, Any]) -> dict[str, Any]:
+        left = self.limits.episode_s - self._episode_used
+        if left <= self.limits.step_s:
+            return self._call({"op": "step", "obs": obs}, max(left, 0.0),
+                              "step(obs)", "episode_s (controller time per episode)",
+                              self.limits.episode_s)
+        return self._call({"op": "step", "obs": obs}, self.limits.step_s, "step(obs)",
+                          "step_s")
+
+    def output(self) -> str:
+        return self._out.text()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for child in (self._child, self._spare):
+            if child is not None:
+                child.kill()
+        self._child = self._spare = None
+        if self._own_base:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+    # -- extras --------------------------------------------------------------------------------
+
+    @property
+    def features(self) -> dict[str, Any]:
+        """The sandbox layers active in the current (or spare) child."""
+        child = self._child or self._spare or self._take_spare()
+        if self._spare is None and self._child is None:
+            self._spare = child
+        return child.ready()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._child is None or self._child.dead else self._child.proc.pid
+
+    def __enter__(self) -> ControllerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _spawn(self) -> ChildProc:
+        if self.closed:
+            raise ControllerFailure("crash", "the controller host is closed")
+        workdir = tempfile.mkdtemp(prefix="c", dir=self.base)
+        os.chmod(workdir, 0o755)
+        return ChildProc(self.limits, workdir, harden=self.harden)
+
+    def _take_spare(self) -> ChildProc:
+        child, self._spare = self._spare, None
+        return child if child is not None and not child.dead else self._spawn()
+
+    def _load_current(self) -> None:
+        assert self._version is not None
+        code, filename, robot = self._version
+        self._child = self._take_spare()
+        self._child.output = self._out
+        try:
+            self._child.call({"op": "load", "code": code, "filename": filename,
+                              "robot": robot}, self.limits.load_s, "load", "load_s")
+        except ControllerFailure:
+            self._retire()
+            raise
+        finally:
+            if self.warm and not self.closed:
+                self._spare = self._spawn()
+
+    def _retire(self) -> None:
+        if self._child is not None:
+            self._child.kill()
+            self._child = None
+
+    def _call(self, request: dict[str, Any], timeout: float, what: str, limit: str,
+              shown: float | None = None) -> Any:
+        child = self._child
+        assert child is not None
+        start = time.monotonic()
+        try:
+            return child.call(request, timeout, what, limit, shown)
+        finally:
+            self._episode_used += time.monotonic() - start
+
+
+def sandbox_features(limits: Limits = Limits()) -> dict[str, Any]:
+    """Spawn one child and report which hardening layers the kernel let it apply."""
+    with ControllerProcess(limits, warm=True) as host:
+        return host.features
