@@ -1,0 +1,370 @@
+"""What every backend shares: the request, the config, the timed stream, the backend base.
+
+A Stream is a context manager and an iterator of text deltas. Its clock fields use
+time.perf_counter():
+
+    t_sent         just before the first HTTP attempt left (retry waits count towards TTFT;
+                   `attempts` and `retry_wait_s` say how much of it was retrying)
+    t_first_token  when the first non-empty text delta arrived
+    t_last_token   when the last delta *yielded to the caller* arrived, so a caller that
+                   stops early (s.close()) ends `generate` at the last token it used
+
+Counts: `tokens_out` is the server's count when it sent usage and the stream ran to its
+end, else the number of content-bearing chunks received (OpenAI, vLLM and llama.cpp send
+one token per chunk). `tokens_in` is the server's count when sent, else an estimate:
+`tokens_method` says which ("server", "tokenizer" or "chars/4").
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+
+import httpx
+
+from loop.errors import BackendError
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat completion: OpenAI-style messages; None means the backend's default."""
+
+    messages: list[dict]
+    temperature: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds. `first_token` bounds the wait for headers and the first token (prompt
+    processing on a CPU is slow); `stall` bounds the silence between bytes afterwards."""
+
+    connect: float = 10.0
+    write: float = 30.0
+    pool: float = 10.0
+    first_token: float = 300.0
+    stall: float = 60.0
+
+    def httpx(self) -> httpx.Timeout:
+        read = max(self.first_token, self.stall)
+        return httpx.Timeout(connect=self.connect, read=read, write=self.write, pool=self.pool)
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """A resolved backend: a built-in kind or an armloop.toml profile, plus CLI overrides."""
+
+    name: str
+    kind: str  # local | openai | anthropic
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    price_in_per_mtok: float | None = None
+    price_out_per_mtok: float | None = None
+    n_ctx: int | None = None
+    max_attempts: int = 4
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+
+class Watchdog:
+    """Cuts a response that goes silent: `limit` seconds without bytes -> `fired`.
+
+    The limit is `first_token` until `got_token()`, then `stall`. Firing shuts the socket
+    down, which wakes the blocked read at once and tells the server to stop.
+    """
+
+    def __init__(self, cut: Callable[[], None], timeouts: Timeouts) -> None:
+        self._cut = cut
+        self._stall = timeouts.stall
+        self.limit = timeouts.first_token
+        self.last = time.perf_counter()
+        self.fired = False
+        self.idle = 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="armloop-watchdog", daemon=True)
+        self._thread.start()
+
+    def touch(self) -> None:
+        self.last = time.perf_counter()
+
+    def got_token(self) -> None:
+        self.limit = self._stall
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def _run(self) -> None:
+        while True:
+            remaining = self.limit - (time.perf_counter() - self.last)
+            if remaining <= 0:
+                self.idle = time.perf_counter() - self.last
+                self.fired = True
+                self._cut()
+                return
+            if self._done.wait(min(remaining, 1.0)):
+                return
+
+
+def cut_response(response: httpx.Response) -> None:
+    """Shut the response's socket down (safe from another thread), then close it."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class Stream:
+    """Timed iterator of text deltas over one streaming HTTP response.
+
+    Subclasses implement `_deltas(events)`, turning SSE events into text deltas and
+    setting usage fields (`_server_in`, `_server_out`, `finish_reason`) as they come.
+    """
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        *,
+        url: str,
+        timeouts: Timeouts,
+        t_sent: float,
+        attempts: int = 1,
+        retry_wait_s: float = 0.0,
+        estimate_in: Callable[[], tuple[int, str]] | None = None,
+    ) -> None:
+        self.url = url
+        self.t_sent = t_sent
+        self.t_headers = time.perf_counter()
+        self.t_first_token: float | None = None
+        self.t_last_token: float | None = None
+        self.attempts = attempts
+        self.retry_wait_s = retry_wait_s
+        self.finish_reason: str | None = None
+        self.completed = False  # the server said the reply ended ([DONE] / message_stop)
+        self.stopped_early = False
+        self.chunks_out = 0
+        self._server_in: int | None = None
+        self._server_out: int | None = None
+        self._estimate_in = estimate_in
+        self._estimated_in: tuple[int, str] | None = None
+        self._response = response
+        self._timeouts = timeouts
+        self._watchdog = Watchdog(lambda: cut_response(response), timeouts)
+        self._iter: Iterator[str] | None = None
+        self._closed = False
+
+    # -- the caller's side -------------------------------------------------------------
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[str]:
+        if self._iter is None:
+            self._iter = self._timed()
+        return self._iter
+
+    def text(self) -> str:
+        """Read the whole reply."""
+        return "".join(self)
+
+    def close(self) -> None:
+        """Stop: closes the HTTP response (the server sees the disconnect and stops)."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self.completed:
+            self.stopped_early = True
+            cut_response(self._response)
+        self._watchdog.stop()
+        self._response.close()
+
+    @property
+    def usage_from_server(self) -> bool:
+        """True when both counts are the server's own (usage sent, stream not cut short)."""
+        return self._server_in is not None and self._tokens_out_is_server()
+
+    @property
+    def tokens_out(self) -> int:
+        if self._tokens_out_is_server():
+            return self._server_out  # type: ignore[return-value]
+        return self.chunks_out
+
+    @property
+    def tokens_in(self) -> int:
+        return self._tokens_in()[0]
+
+    @property
+    def tokens_method(self) -> str:
+        """How tokens_in was counted: server, tokenizer (server's own, estimated template
+        overhead) or chars/4."""
+        return self._tokens_in()[1]
+
+    @property
+    def ttft_s(self) -> float | None:
+        return None if self.t_first_token is None else self.t_first_token - self.t_sent
+
+    @property
+    def generate_s(self) -> float | None:
+        if self.t_first_token is None or self.t_last_token is None:
+            return None
+        return self.t_last_token - self.t_first_token
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Decode rate: tokens after the first over first -> last token (None if < 2)."""
+        span = self.generate_s
+        if not span or self.tokens_out < 2:
+            return None
+        return (self.tokens_out - 1) / span
+
+    def timing(self) -> dict:
+        """The honest account, as a JSON-ready dict."""
+        return {
+            "ttft_s": self.ttft_s,
+            "generate_s": self.generate_s,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "tokens_per_s": self.tokens_per_s,
+            "usage_from_server": self.usage_from_server,
+            "tokens_method": self.tokens_method,
+            "finish_reason": self.finish_reason,
+            "attempts": self.attempts,
+            "retry_wait_s": self.retry_wait_s,
+            "stopped_early": self.stopped_early,
+        }
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _tokens_out_is_server(self) -> bool:
+        return self._server_out is not None and not self.stopped_early
+
+    def _tokens_in(self) -> tuple[int, str]:
+        if self._server_in is not None:
+            return self._server_in, "server"
+        if self._estimated_in is None:
+            self._estimated_in = self._estimate_in() if self._estimate_in else (0, "chars/4")
+        return self._estimated_in
+
+    def _timed(self) -> Iterator[str]:
+        from loop.backends.sse import SSEDecoder
+
+        decoder = SSEDecoder()
+        try:
+            for delta in self._deltas(self._events(decoder)):
+                now = time.perf_counter()
+                if self.t_first_token is None:
+                    self.t_first_token = now
+                    self._watchdog.got_token()
+                self.t_last_token = now
+                self.chunks_out += 1
+                yield delta
+        finally:
+            self._watchdog.stop()
+        if not self.completed and not self._closed:
+            raise self._cut_error("the stream ended before the reply was complete")
+
+    def _events(self, decoder):
+        try:
+            for chunk in self._response.iter_bytes():
+                self._watchdog.touch()
+                yield from decoder.feed(chunk)
+            yield from decoder.finish()
+        except httpx.TransportError as exc:
+            if self._watchdog.fired:
+                raise self._stall_error() from exc
+            if self._closed:
+                return
+            what = f"the connection broke mid-stream ({type(exc).__name__})"
+            raise self._cut_error(what) from exc
+        if self._watchdog.fired:
+            raise self._stall_error()
+
+    def _stall_error(self) -> BackendError:
+        waiting = "the first token" if self.t_first_token is None else "more tokens"
+        return BackendError(
+            f"{self.url} went silent: no bytes for {self._watchdog.idle:.1f} s while waiting "
+            f"for {waiting} (after {self.chunks_out} tokens)",
+            "the server is stuck or overloaded; retry, or raise the profile's "
+            f"{'first_token_s' if self.t_first_token is None else 'stall_s'}",
+        )
+
+    def _cut_error(self, what: str) -> BackendError:
+        return BackendError(
+            f"{self.url}: {what}, after {self.chunks_out} tokens",
+            "the server or the network dropped the connection; retry the request",
+        )
+
+    def _malformed(self, data: str, why: str) -> BackendError:
+        return BackendError(
+            f"{self.url} sent a malformed stream event ({why}): {data[:200]!r}",
+            "the server is not speaking this backend's streaming protocol; check the backend "
+            "kind and base URL",
+        )
+
+    def _deltas(self, events: Iterator) -> Iterator[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Backend:
+    """Base class: config, HTTP client, describe(), close(). Subclasses implement stream()."""
+
+    kind = "base"
+
+    def __init__(self, config: BackendConfig) -> None:
+        self.config = config
+        self.price_in_per_mtok = config.price_in_per_mtok
+        self.price_out_per_mtok = config.price_out_per_mtok
+        self._client = httpx.Client(timeout=config.timeouts.httpx())
+
+    @property
+    def model(self) -> str | None:
+        return self.config.model
+
+    @property
+    def base_url(self) -> str | None:
+        return self.config.base_url
+
+    def describe(self) -> dict:
+        """Everything needed to repeat a run with this backend (the key's variable name only)."""
+        c = self.config
+        options = {
+            "temperature": c.temperature,
+            "max_tokens": c.max_tokens,
+            "price_in_per_mtok": self.price_in_per_mtok,
+            "price_out_per_mtok": self.price_out_per_mtok,
+            "max_attempts": c.max_attempts,
+            "timeouts": asdict(c.timeouts),
+        }
+        if c.n_ctx is not None:
+            options["n_ctx"] = c.n_ctx
+        return {
+            "kind": self.kind,
+            "name": c.name,
+            "model": self.model,
+            "base_url": self.base_url,
+            "api_key_env": c.api_key_env,
+            "options": options,
+        }
+
+    def stream(self, request: ChatRequest) -> Stream:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
