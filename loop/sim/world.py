@@ -172,17 +172,23 @@ class World:
             self.set_gripper(action.gripper)
 
     def _position(self, q: np.ndarray) -> None:
+        """Position servos with the arm's force and velocity limits (one call per joint:
+        only setJointMotorControl2 takes maxVelocity)."""
         q = np.clip(q, self.info.joint_lower, self.info.joint_upper)
         self.mode = "q"
-        p.setJointMotorControlArray(
-            self.robot,
-            self.joints,
-            p.POSITION_CONTROL,
-            targetPositions=q.tolist(),
-            targetVelocities=[0.0] * len(self.joints),
-            forces=self.info.torque_limit.tolist(),
-            physicsClientId=self.client,
-        )
+        for j, target, force, vmax in zip(
+            self.joints, q.tolist(), self.spec.torque, self.spec.velocity, strict=True
+        ):
+            p.setJointMotorControl2(
+                self.robot,
+                j,
+                p.POSITION_CONTROL,
+                targetPosition=target,
+                targetVelocity=0.0,
+                force=force,
+                maxVelocity=vmax,
+                physicsClientId=self.client,
+            )
 
     def _velocity(self, dq: np.ndarray) -> None:
         self.mode = "dq"
