@@ -9,6 +9,7 @@ from __future__ import annotations
 import linecache
 import reprlib
 import traceback
+from collections import deque
 from types import TracebackType
 
 MAX_MESSAGE = 2000
@@ -21,11 +22,18 @@ def register_source(filename: str, code: str) -> None:
 
 
 def controller_frames(tb: TracebackType | None, filename: str) -> list[traceback.FrameSummary]:
-    frames = [f for f in traceback.extract_tb(tb) if f.filename == filename]
-    if len(frames) > MAX_FRAMES:  # deep recursion: keep both ends
-        half = MAX_FRAMES // 2
-        frames = frames[:half] + frames[-half:]
-    return frames
+    """The controller's frames; for deep recursion only the first and last few (cheaply)."""
+    half = MAX_FRAMES // 2
+    head: list[tuple[TracebackType, int]] = []
+    tail: deque[tuple[TracebackType, int]] = deque(maxlen=half)
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            (head if len(head) < half else tail).append((tb, tb.tb_lineno))
+        tb = tb.tb_next
+    return [
+        traceback.FrameSummary(filename, lineno, t.tb_frame.f_code.co_name, lookup_line=False)
+        for t, lineno in head + list(tail)
+    ]
 
 
 def format_frames(frames: list[traceback.FrameSummary]) -> str:

@@ -1,0 +1,114 @@
+"""Adversarial controllers (tests/hostile/*.py): each ends in bounded time as a failure or a
+harmless action, never hangs, leaves no process, writes nowhere outside its work folder,
+connects nowhere and never sees the parent's keys."""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.sandbox_helpers import REPO, group_gone, obs, run
+
+HOSTILE = Path(__file__).parent / "hostile"
+FIXTURES = sorted(HOSTILE.glob("*.py"))
+CANARY = "sk-test-canary-7f3a9c2e"
+PWNED = [Path("/tmp/armloop_pwned"), REPO / "armloop_pwned", Path("/etc/armloop_pwned")]
+
+
+def expected(path: Path) -> set[str]:
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "EXPECT":
+            return set(ast.literal_eval(node.value))
+    raise AssertionError(f"{path.name} declares no EXPECT")
+
+
+@pytest.fixture
+def listener():
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.setblocking(False)
+    yield server
+    server.close()
+
+
+def _accepted(server: socket.socket) -> bool:
+    try:
+        conn, _ = server.accept()
+    except BlockingIOError:
+        return False
+    conn.close()
+    return True
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
+def test_hostile(path: Path, listener: socket.socket, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    for p in PWNED:
+        p.unlink(missing_ok=True)
+    observation = obs(port=float(listener.getsockname()[1]))
+    original = {k: (list(v) if isinstance(v, list) else v) for k, v in observation.items()}
+
+    out = run(path.read_text(), filename=path.name, observation=observation)
+
+    assert out.kind in expected(path), out.text()
+    assert out.seconds < 30
+    assert all(group_gone(pid) for pid in out.pids), "a controller process survived"
+    assert not any(p.exists() for p in PWNED), "wrote outside the work folder"
+    assert not _accepted(listener), "the controller reached a loopback listener"
+    assert CANARY not in out.text()
+    assert observation == original, "the parent's observation changed"
+    if out.kind == "action":
+        _check_action(path.stem, out.action)
+
+
+def _check_action(stem: str, action: dict) -> None:
+    if stem in ("write_outside", "ctypes_libc", "sim_handle"):
+        assert action == {"q": [0.0]}, f"{stem} got through: {action}"
+    if stem == "subprocess_system":
+        assert action["q"][0] != 0.0
+    if stem == "nan_action":
+        assert all(math.isnan(v) for v in action["q"]) and action["gripper"] == math.inf
+
+
+PROBE = """
+import json, os, sys
+from tests.sandbox_helpers import run
+with open(f"/proc/{os.getpid()}/environ", "rb") as f:
+    assert sys.argv[1].encode() in f.read()  # the canary really is in this parent's environ
+out = run(open(sys.argv[2]).read(), filename="read_keys.py")
+print(json.dumps({"kind": out.kind, "text": out.text(), "pids": out.pids}))
+"""
+
+
+def test_read_keys_from_a_parent_whose_environ_holds_the_key() -> None:
+    """setenv does not change /proc/self/environ: start a parent with the key in it."""
+    env = dict(os.environ, OPENAI_API_KEY=CANARY)
+    proc = subprocess.run([sys.executable, "-c", PROBE, CANARY, str(HOSTILE / "read_keys.py")],
+                          env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["kind"] == "exception"
+    assert "LOOT" in result["text"]
+    assert CANARY not in proc.stdout + proc.stderr
+    assert all(group_gone(pid) for pid in result["pids"])
+
+
+def test_timeout_message_names_call_and_limit() -> None:
+    out = run((HOSTILE / "infinite_loop.py").read_text())
+    assert "step(obs)" in out.failure.message and "step_s" in out.failure.message
+
+
+def test_read_keys_sees_no_proc_environ() -> None:
+    out = run((HOSTILE / "read_keys.py").read_text(), filename="read_keys.py")
+    assert out.kind == "exception"
+    assert "OPENBLAS_NUM_THREADS" in out.failure.message  # its own scrubbed environment
+    assert "PYENV" not in out.failure.message and "TERM" not in out.failure.message
