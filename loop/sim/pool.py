@@ -7,9 +7,12 @@ controller reloaded) and its episode is reported as failed with the reason.
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import socket
+import subprocess
+import sys
 import time
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from loop.sandbox.host import ControllerFailure, Limits
@@ -17,15 +20,17 @@ from loop.sim.record import EpisodeRecord, failed_record
 from loop.taskspec import TaskSpec
 
 START_TIMEOUT_S = 60.0
+REPO = Path(__file__).resolve().parents[2]
 
 
-def worker_main(conn: Connection, task: TaskSpec, gui: bool, host_kind: str, limits: Limits):
+def worker_main(conn: Connection) -> None:
     from loop.sim.episode import run_episode
     from loop.sim.hosts import make_host
     from loop.sim.kinds import get_kind
     from loop.sim.world import World
     from robots import robot_info, robot_spec
 
+    task, gui, host_kind, limits = conn.recv()
     info = robot_info(task.robot, task.control_dt)
     world = World(robot_spec(task.robot), info, gui=gui)
     kind = get_kind(task.kind)(task)
@@ -56,17 +61,19 @@ def worker_main(conn: Connection, task: TaskSpec, gui: bool, host_kind: str, lim
 
 
 class Worker:
-    def __init__(self, ctx, task: TaskSpec, gui: bool, host: str, limits: Limits) -> None:
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(
-            target=worker_main,
-            args=(child, task, gui, host, limits),
-            name="armloop-sim",
-            daemon=False,
+    """A sim worker: `python -m loop.sim.pool FD` over a socketpair (no re-import of __main__)."""
+
+    def __init__(self, task: TaskSpec, gui: bool, host: str, limits: Limits) -> None:
+        ours, theirs = socket.socketpair()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "loop.sim.pool", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
         )
-        self.proc.start()
-        child.close()
-        self.seed: int | None = None
+        theirs.close()
+        self.conn = Connection(ours.detach())
+        self.conn.send((task, gui, host, limits))
         self.deadline = 0.0
 
     def wait_ready(self) -> None:
@@ -76,9 +83,9 @@ class Worker:
         self.conn.recv()
 
     def kill(self) -> None:
-        if self.proc.is_alive():
+        if self.proc.poll() is None:
             self.proc.kill()
-        self.proc.join(5)
+        self.proc.wait(5)
         self.conn.close()
 
     def stop(self) -> None:
@@ -86,7 +93,10 @@ class Worker:
             self.conn.send(("close",))
         except (OSError, BrokenPipeError):
             pass
-        self.proc.join(2)
+        try:
+            self.proc.wait(2)
+        except subprocess.TimeoutExpired:
+            pass
         self.kill()
 
 
@@ -102,14 +112,13 @@ class SimPool:
         limits: Limits = Limits(),
     ) -> None:
         self.task, self.gui, self.host, self.limits = task, gui, host, limits
-        self.ctx = mp.get_context("spawn")
         self.code: tuple[str, str] | None = None
         self.workers = [self._new() for _ in range(workers)]
         for w in self.workers:
             w.wait_ready()
 
     def _new(self) -> Worker:
-        return Worker(self.ctx, self.task, self.gui, self.host, self.limits)
+        return Worker(self.task, self.gui, self.host, self.limits)
 
     @property
     def episode_deadline_s(self) -> float:
@@ -180,7 +189,7 @@ class SimPool:
         try:
             return self.workers[i].conn.recv()[1]
         except (EOFError, OSError):
-            code = self.workers[i].proc.exitcode
+            code = self.workers[i].proc.poll()
             return self._lost(i, seed, "crash", f"the simulator worker died (exit code {code})")
 
     def _lost(self, i: int, seed: int, kind: str, message: str) -> EpisodeRecord:
@@ -192,3 +201,7 @@ class SimPool:
         for w in self.workers:
             w.stop()
         self.workers = []
+
+
+if __name__ == "__main__":
+    worker_main(Connection(int(sys.argv[1])))
