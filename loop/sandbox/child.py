@@ -106,7 +106,12 @@ class Server:
             raise Failure("load", f"{filename} defines no `Controller` class")
         if not callable(getattr(cls, "step", None)):
             raise Failure("load", "`Controller` has no callable `step(self, obs)` method")
-        self.cls, self.robot = cls, robot_info(robot)
+        try:
+            self.robot = robot_info(robot)
+        except Exception as exc:  # noqa: BLE001 - trusted code, but report, don't die
+            raise Failure("load", f"robot_info({robot!r}) failed: {frames.safe_str(exc)}") \
+                from None
+        self.cls = cls
 
     def reset(self, obs: dict[str, Any]) -> None:
         if self.cls is None:
