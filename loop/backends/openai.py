@@ -170,7 +170,7 @@ class OpenAIBackend(Backend):
                 )
                 count = int(response.json()["count"])
                 return count + 4 * len(messages) + 3, "tokenizer"
-            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            except (httpx.HTTPError, RuntimeError, ValueError, KeyError, TypeError):
                 pass
         return sum(len(t) for t in texts) // 4 + 4 * len(messages) + 3, "chars/4"
 
@@ -183,7 +183,7 @@ class OpenAIBackend(Backend):
                 spec = self._client.get(f"{root}/openapi.json", timeout=3).json()
                 if TOKENIZE_PATH in (spec.get("paths") or {}):
                     self._tokenizer = f"{root}{TOKENIZE_PATH}"
-            except (httpx.HTTPError, ValueError, AttributeError):
+            except (httpx.HTTPError, RuntimeError, ValueError, AttributeError):
                 pass
         return self._tokenizer or None
 

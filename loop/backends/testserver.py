@@ -21,6 +21,8 @@ hangs up or `stall_s`); `malformed_after=N` sends a broken event after N tokens;
 `reject_stream_options=True` answers 400 to requests with stream_options;
 `require_key` wants that Bearer token / x-api-key; `tokenizer=True` serves
 /extras/tokenize/count and lists it in /openapi.json (like llama-cpp-python).
+`recorded=bytes` replays a recorded stream body verbatim, in `recorded_chunk`-byte pieces
+(so events straddle chunk boundaries).
 
 The server notices a client that hangs up (it checks the socket before every token) and
 stops generating; `tokens_sent[i]` is what call i really sent, `disconnected[i]` whether
@@ -81,6 +83,8 @@ class ScriptedServer:
         require_key: str | None = None,
         tokenizer: bool = False,
         model: str = "scripted-model",
+        recorded: bytes | None = None,
+        recorded_chunk: int = 7,
     ) -> None:
         self.replies = replies
         self.tokens_per_s = tokens_per_s
@@ -98,6 +102,8 @@ class ScriptedServer:
         self.require_key = require_key
         self.tokenizer = tokenizer
         self.model = model
+        self.recorded = recorded
+        self.recorded_chunk = recorded_chunk
         self.requests: list[Recorded] = []
         self.tokens_sent: list[int] = []
         self.disconnected: list[bool] = []
@@ -113,7 +119,9 @@ class ScriptedServer:
         handler = type("Handler", (_Handler,), {"scripted": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -238,6 +246,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         emit = _AnthropicEvents(s.model, prompt) if anthropic else _OpenAIEvents(s.model, prompt)
         try:
+            if s.recorded is not None:
+                self._replay(s.recorded, s.recorded_chunk)
+                return
             self._stream(index, tokens, t0, emit, finish, body)
         except _Gone:
             s.disconnected[index] = True
@@ -261,6 +272,11 @@ class _Handler(BaseHTTPRequestHandler):
             s.tokens_sent[index] += 1
         with_usage = s.usage and (emit.always_usage or _wants_usage(body))
         self._chunk(emit.end(finish, len(tokens), with_usage))
+        self._send(b"0\r\n\r\n")
+
+    def _replay(self, data: bytes, size: int) -> None:
+        for start in range(0, len(data), size):
+            self._chunk(data[start : start + size])
         self._send(b"0\r\n\r\n")
 
     def _stall(self) -> None:

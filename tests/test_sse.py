@@ -1,0 +1,43 @@
+"""The SSE decoder against the WHATWG event-stream rules."""
+
+from loop.backends.sse import ServerSentEvent, SSEDecoder, iter_events
+
+
+def decode(*chunks: bytes) -> list[ServerSentEvent]:
+    return list(iter_events(chunks))
+
+
+def test_basic_events_and_default_type():
+    events = decode(b"data: a\n\nevent: ping\ndata: {}\n\n")
+    assert events == [ServerSentEvent("message", "a"), ServerSentEvent("ping", "{}")]
+
+
+def test_line_endings_crlf_cr_lf_and_crlf_split_across_chunks():
+    events = decode(b"data: 1\r\n\r\ndata: 2\r\rdata: 3\n\ndata: 4\r", b"\n\r\n")
+    assert [e.data for e in events] == ["1", "2", "3", "4"]
+
+
+def test_multiline_data_comments_and_single_leading_space():
+    events = decode(b": comment\ndata:  two spaces\ndata:x\n\n")
+    assert events[0].data == " two spaces\nx"
+
+
+def test_event_without_data_is_not_dispatched_and_unfinished_event_dropped():
+    assert decode(b"event: ping\n\ndata: cut off") == []
+
+
+def test_byte_by_byte_with_utf8_and_bom():
+    raw = "\ufeffdata: héllo ✓\n\n".encode()
+    decoder = SSEDecoder()
+    events = [e for i in range(len(raw)) for e in decoder.feed(raw[i : i + 1])]
+    assert [e.data for e in events] == ["héllo ✓"]
+
+
+def test_id_and_retry_fields():
+    events = decode(b"id: 7\nretry: 1500\ndata: x\n\nretry: nope\ndata: y\n\n")
+    assert (events[0].id, events[0].retry) == ("7", 1500)
+    assert (events[1].id, events[1].retry) == ("7", None)  # last event id persists
+
+
+def test_field_without_colon_and_unknown_fields_ignored():
+    assert [e.data for e in decode(b"data\nfoo: bar\n\n")] == [""]  # `data` alone: empty line
