@@ -1,0 +1,103 @@
+"""`armloop tasks` and `armloop eval TASK --controller FILE`."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from loop.errors import ControllerFileError
+from loop.evaluate import Evaluator, default_workers, feedback, score
+from loop.taskspec import list_tasks, load_task
+
+out = Console()
+err = Console(stderr=True)
+
+
+def tasks_command() -> None:
+    table = Table(title="armloop tasks")
+    for col in ("name", "robot", "kind", "description"):
+        table.add_column(col)
+    for task in list_tasks():
+        table.add_row(task.name, task.robot, task.kind, task.summary)
+    out.print(table)
+
+
+def read_controller(path: Path) -> str:
+    """The controller's source; a ControllerFileError unless it parses and defines Controller."""
+    if not path.is_file():
+        raise ControllerFileError(f"controller file {path} does not exist", "check the path")
+    try:
+        code = path.read_text()
+        tree = ast.parse(code, filename=str(path))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ControllerFileError(
+            f"cannot read {path}: {exc}", "give a readable .py file"
+        ) from None
+    except SyntaxError as exc:
+        raise ControllerFileError(
+            f"{path} line {exc.lineno}: syntax error: {exc.msg}", "fix the Python syntax"
+        ) from None
+    if not any(isinstance(n, ast.ClassDef) and n.name == "Controller" for n in tree.body):
+        raise ControllerFileError(
+            f"{path} defines no class `Controller`",
+            "define `class Controller` with __init__(self, robot), reset(self, obs), step(self, obs)",
+        )
+    return code
+
+
+def want_gui(gui: bool) -> bool:
+    if gui and not os.environ.get("DISPLAY"):
+        err.print("[yellow]--gui: no display found (DISPLAY is not set); running headless[/]")
+        return False
+    return gui
+
+
+def eval_command(
+    task: str, controller_path: Path, seeds: int = 5, gui: bool = False, as_json: bool = False
+) -> int:
+    spec = load_task(task)
+    code = read_controller(Path(controller_path))
+    gui = want_gui(gui)
+    with Evaluator(spec, workers=default_workers(seeds), gui=gui) as ev:
+        load = ev.load(code, filename=Path(controller_path).name)
+        evaluation = score(spec, ev.simulate(list(range(seeds))))
+    text = feedback(spec, evaluation, code=code)
+    if as_json:
+        data = evaluation.to_dict()
+        data.update(load_s=load.seconds, feedback=text)
+        print(json.dumps(data, indent=2, default=float))
+    else:
+        _print_table(evaluation)
+        out.print(text, highlight=False)
+    return 0 if evaluation.success else 1
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return "-" if value is None else str(value)
+
+
+def _print_table(evaluation) -> None:
+    names = sorted({k for s in evaluation.seeds for k in s.metrics})
+    table = Table(
+        title=f"{evaluation.task}: success rate {evaluation.success_rate:.0%}, "
+        f"score {evaluation.score:.2f}"
+    )
+    for col in ("seed", "success", "score", *names):
+        table.add_column(col)
+    for s in evaluation.seeds:
+        table.add_row(
+            str(s.seed),
+            "yes" if s.success else "no",
+            f"{s.score:.2f}",
+            *(_fmt(s.metrics.get(k)) for k in names),
+        )
+    out.print(table)
