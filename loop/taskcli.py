@@ -45,7 +45,8 @@ def read_controller(path: Path) -> str:
     if not any(isinstance(n, ast.ClassDef) and n.name == "Controller" for n in tree.body):
         raise ControllerFileError(
             f"{path} defines no class `Controller`",
-            "define `class Controller` with __init__(self, robot), reset(self, obs), step(self, obs)",
+            "define `class Controller` with __init__(self, robot), reset(self, obs), "
+            "step(self, obs)",
         )
     return code
 
@@ -86,18 +87,13 @@ def _fmt(value) -> str:
 
 
 def _print_table(evaluation) -> None:
-    names = sorted({k for s in evaluation.seeds for k in s.metrics})
     table = Table(
         title=f"{evaluation.task}: success rate {evaluation.success_rate:.0%}, "
         f"score {evaluation.score:.2f}"
     )
-    for col in ("seed", "success", "score", *names):
+    for col in ("seed", "success", "score", "metrics"):
         table.add_column(col)
     for s in evaluation.seeds:
-        table.add_row(
-            str(s.seed),
-            "yes" if s.success else "no",
-            f"{s.score:.2f}",
-            *(_fmt(s.metrics.get(k)) for k in names),
-        )
+        metrics = ", ".join(f"{k}={_fmt(v)}" for k, v in s.metrics.items())
+        table.add_row(str(s.seed), "yes" if s.success else "no", f"{s.score:.2f}", metrics)
     out.print(table)

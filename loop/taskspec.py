@@ -72,7 +72,9 @@ class TaskSpec:
 
     @property
     def summary(self) -> str:
-        return self.description.strip().splitlines()[0] if self.description.strip() else ""
+        """The description's first sentence."""
+        text = " ".join(self.description.split())
+        return text.split(". ")[0].rstrip(".") + "." if text else ""
 
 
 def task_paths() -> list[Path]:

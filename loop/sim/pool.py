@@ -70,6 +70,7 @@ class Worker:
             pass_fds=(theirs.fileno(),),
             cwd=REPO,
             stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
         )
         theirs.close()
         self.conn = Connection(ours.detach())
