@@ -106,6 +106,11 @@ class ChildProc:
             os.set_blocking(fd, False)
         self.frames = wire.FrameBuffer()
         self._ready = False
+        self._in_poll = select.poll()
+        for fd in (self.rep_r, self.out_fd):
+            self._in_poll.register(fd, select.POLLIN)
+        self._out_poll = select.poll()
+        self._out_poll.register(self.req_w, select.POLLOUT)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -159,7 +164,7 @@ class ChildProc:
             try:
                 view = view[os.write(self.req_w, view):]
             except BlockingIOError:
-                self._wait_io(deadline, [self.req_w], select.POLLOUT, what, limit, secs)
+                self._wait_io(deadline, self._out_poll, what, limit, secs)
             except BrokenPipeError:
                 raise self._crash(what) from None
 
@@ -168,10 +173,10 @@ class ChildProc:
         while True:
             done, message = self._pop(what)
             if done:
-                self._drain()
+                if any(fd == self.out_fd for fd, _ in self._in_poll.poll(0)):
+                    self._drain()
                 return message
-            ready = self._wait_io(deadline, [self.rep_r, self.out_fd], select.POLLIN,
-                                  what, limit, secs)
+            ready = self._wait_io(deadline, self._in_poll, what, limit, secs)
             if self.out_fd in ready:
                 self._drain()
                 if len(self.output.kept) + self.output.dropped - start_bytes > \
@@ -200,11 +205,8 @@ class ChildProc:
             raise self._crash(what)
         self.frames.feed(data)
 
-    def _wait_io(self, deadline: float, fds: list[int], event: int, what: str, limit: str,
+    def _wait_io(self, deadline: float, poller: select.poll, what: str, limit: str,
                  secs: float) -> set[int]:
-        poller = select.poll()
-        for fd in fds:
-            poller.register(fd, event)
         remaining = deadline - time.monotonic()
         events = poller.poll(max(remaining, 0) * 1000) if remaining > 0 else []
         if not events:

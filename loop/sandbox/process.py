@@ -100,6 +100,12 @@ class ControllerProcess:
             self._spare = child
         return child.ready()
 
+    def warm_up(self) -> dict[str, Any]:
+        """Block until the spare child is spawned and hardened (the next load is fast)."""
+        if self._spare is None or self._spare.dead:
+            self._spare = self._spawn()
+        return self._spare.ready()
+
     @property
     def pid(self) -> int | None:
         return None if self._child is None or self._child.dead else self._child.proc.pid

@@ -1,0 +1,115 @@
+"""Cost of isolating the controller: `.venv/bin/python -m bench.isolation`.
+
+Prints per-step round-trip latency of ControllerProcess (median, p90), load time into a warm
+spare, and the episode wall time with the hardened child vs InProcessController (the ratio
+the design aims to keep under 1.3x). Needs the simulator for the episode part; without it,
+only the step-loop cost is measured, and the output says so.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from loop.sandbox.host import Limits
+from loop.sandbox.process import ControllerProcess
+
+REPO = Path(__file__).resolve().parent.parent
+ROBOT = {"name": "panda", "control_dt": 1 / 30}
+TRIVIAL = """
+class Controller:
+    def __init__(self, robot):
+        self.robot = robot
+
+    def step(self, obs):
+        return {"ee_pos": obs["target_pos"]}
+"""
+OBS = {"t": 0.0, "q": [0.1] * 7, "dq": [0.0] * 7, "ee_pos": [0.4, 0.0, 0.5],
+       "ee_quat": [0.0, 0.0, 0.0, 1.0], "gripper": 0.04, "target_pos": [0.5, 0.1, 0.3]}
+
+
+def _pct(values: list[float], q: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(q * len(values)))]
+
+
+def step_latency(n: int = 5000) -> list[float]:
+    with ControllerProcess() as host:
+        host.load(TRIVIAL, "controller.py", ROBOT)
+        host.reset(OBS)
+        times = []
+        for _ in range(n):
+            start = time.perf_counter()
+            host.step(OBS)
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def warm_load(n: int = 20) -> list[float]:
+    times = []
+    with ControllerProcess() as host:
+        for i in range(n):
+            host.warm_up()  # the spare is spawned and hardened: what the sim sees
+            start = time.perf_counter()
+            host.load(TRIVIAL + f"\n# v{i}\n", "controller.py", ROBOT)
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def _episodes(host_kind: str, task_name: str, seeds: int) -> float:
+    from loop.sim.episode import run_episode
+    from loop.sim.hosts import make_host
+    from loop.sim.kinds import get_kind
+    from loop.sim.world import World
+    from loop.taskspec import load_task
+    from robots import robot_info, robot_spec
+
+    task = load_task(task_name)
+    world = World(robot_spec(task.robot), robot_info(task.robot, task.control_dt), gui=False)
+    kind = get_kind(task.kind)(task)
+    kind.build(world)
+    world.save()
+    host = make_host(host_kind, Limits())
+    code = (REPO / "tasks" / "reference" / f"{task_name}.py").read_text()
+    try:
+        host.load(code, "controller.py", {"name": task.robot, "control_dt": task.control_dt})
+        start = time.perf_counter()
+        for seed in range(seeds):
+            record = run_episode(world, kind, host, task, seed)
+            assert record.failure is None, record.failure
+        return (time.perf_counter() - start) / seeds
+    finally:
+        host.close()
+        world.close()
+
+
+def episode_ratio(task: str = "reach", seeds: int = 5) -> dict[str, Any]:
+    try:
+        _episodes("inprocess", task, 1)  # warm caches and imports
+        inproc = _episodes("inprocess", task, seeds)
+        proc = _episodes("process", task, seeds)
+    except Exception as exc:  # noqa: BLE001 - simulator missing or not ready yet
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return {"task": task, "inprocess_s": inproc, "process_s": proc, "ratio": proc / inproc}
+
+
+def main() -> None:
+    steps = step_latency()
+    print(f"step round trip (ControllerProcess): median {statistics.median(steps) * 1e6:.0f} us,"
+          f" p90 {_pct(steps, 0.9) * 1e6:.0f} us  ({len(steps)} steps)")
+    loads = warm_load()
+    print(f"load into a warm spare: median {statistics.median(loads) * 1e3:.2f} ms, "
+          f"p90 {_pct(loads, 0.9) * 1e3:.2f} ms  (target < 5 ms)")
+    ep = episode_ratio()
+    if "error" in ep:
+        print(f"episode ratio: not measured, simulator unavailable ({ep['error']}); "
+              "step-loop cost only, above")
+        return
+    print(f"episode wall time, task {ep['task']}: in-process {ep['inprocess_s'] * 1e3:.1f} ms, "
+          f"hardened child {ep['process_s'] * 1e3:.1f} ms, ratio {ep['ratio']:.2f}x "
+          "(target < 1.3x)")
+
+
+if __name__ == "__main__":
+    main()
