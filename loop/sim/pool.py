@@ -114,6 +114,7 @@ class SimPool:
     ) -> None:
         self.task, self.gui, self.host, self.limits = task, gui, host, limits
         self.code: tuple[str, str] | None = None
+        self.deadline_s: float | None = None  # override of episode_deadline_s
         self.workers = [self._new() for _ in range(workers)]
         for w in self.workers:
             w.wait_ready()
@@ -123,8 +124,11 @@ class SimPool:
 
     @property
     def episode_deadline_s(self) -> float:
+        """Wall time after which a busy worker is killed (a hang the host could not stop)."""
+        if self.deadline_s is not None:
+            return self.deadline_s
         lim = self.limits
-        return lim.init_s + lim.episode_s + 3 * self.task.episode_s + 10.0
+        return lim.init_s + lim.episode_s + 2 * self.task.episode_s + 5.0
 
     def load(self, code: str, filename: str) -> dict[str, Any] | None:
         """Load into every worker; None if all loaded, else the first failure dict."""

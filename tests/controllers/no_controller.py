@@ -1,0 +1,3 @@
+class Policy:
+    def step(self, obs):
+        return {"q": obs["q"]}
