@@ -161,6 +161,7 @@ def test_warm_load_is_fast() -> None:
 def test_close_is_idempotent_and_leaves_nothing() -> None:
     host = ControllerProcess(TEST_LIMITS)
     host.load(GOOD, "controller.py", ROBOT)
+    host.warm_up()
     pids = [host.pid, host._spare.proc.pid]
     base = host.base
     host.close()

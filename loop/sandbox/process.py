@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ class ControllerProcess:
         self._out = Output(limits.output_bytes)
         self._episode_used = 0.0
         self.closed = False
+        self._spawner: threading.Thread | None = None
         if warm:
             self._spare = self._spawn()
 
@@ -82,6 +84,7 @@ class ControllerProcess:
     def close(self) -> None:
         if self.closed:
             return
+        self._join_spawner()
         self.closed = True
         for child in (self._child, self._spare):
             if child is not None:
@@ -95,6 +98,7 @@ class ControllerProcess:
     @property
     def features(self) -> dict[str, Any]:
         """The sandbox layers active in the current (or spare) child."""
+        self._join_spawner()
         child = self._child or self._spare or self._take_spare()
         if self._spare is None and self._child is None:
             self._spare = child
@@ -102,6 +106,7 @@ class ControllerProcess:
 
     def warm_up(self) -> dict[str, Any]:
         """Block until the spare child is spawned and hardened (the next load is fast)."""
+        self._join_spawner()
         if self._spare is None or self._spare.dead:
             self._spare = self._spawn()
         return self._spare.ready()
@@ -132,6 +137,7 @@ class ControllerProcess:
         return ChildProc(self.limits, workdir, harden=self.harden)
 
     def _take_spare(self) -> ChildProc:
+        self._join_spawner()
         child, self._spare = self._spare, None
         return child if child is not None and not child.dead else self._spawn()
 
@@ -148,7 +154,23 @@ class ControllerProcess:
             raise
         finally:
             if self.warm and not self.closed:
+                self._spawn_spare_async()
+
+    def _spawn_spare_async(self) -> None:
+        """Popen costs milliseconds: start the next spare off the load path."""
+        def spawn() -> None:
+            try:
                 self._spare = self._spawn()
+            except Exception:  # noqa: BLE001 - the next load spawns synchronously instead
+                self._spare = None
+
+        self._spawner = threading.Thread(target=spawn, name="armloop-spare", daemon=True)
+        self._spawner.start()
+
+    def _join_spawner(self) -> None:
+        if self._spawner is not None:
+            self._spawner.join()
+            self._spawner = None
 
     def _retire(self) -> None:
         if self._child is not None:
