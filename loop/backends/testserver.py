@@ -181,6 +181,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # quiet
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        # as real servers do: no Nagle delay on small token writes (it skews TTFT by ~40 ms)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     # -- routing -----------------------------------------------------------------------
 
     def do_GET(self) -> None:
