@@ -41,7 +41,7 @@ class World:
         c = self.client
         p.setPhysicsEngineParameter(
             fixedTimeStep=1.0 / PHYSICS_HZ,
-            numSolverIterations=30,
+            numSolverIterations=20,
             deterministicOverlappingPairs=1,
             physicsClientId=c,
         )
