@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pybullet as p
 
 from loop.sim import metrics as m
 from loop.sim.kinds.base import Kind
@@ -21,6 +22,22 @@ NEAR = 0.03  # m: object centre this close to the end effector counts as "in the
 LIFTED = 0.01  # m above its start height counts as lifted
 DROP = 0.03  # m: falling this far after leaving the hand counts as a drop
 PARKED = (0.0, 2.0, -1.0)  # where unused bodies wait (under the table, out of the way)
+
+
+def couple_fingers(world) -> None:
+    """Gear the two finger joints together (ratio -1), like the real Panda's coupled fingers.
+
+    Without it both finger motors saturate while squeezing, the grasp is neutrally stable and
+    a carried cube drifts sideways until one finger bottoms out.
+    """
+    if len(world.fingers) != 2:
+        return
+    a, b = world.fingers
+    c = p.createConstraint(
+        world.robot, a, world.robot, b, p.JOINT_GEAR, (1, 0, 0), (0, 0, 0), (0, 0, 0),
+        physicsClientId=world.client,
+    )
+    p.changeConstraint(c, gearRatio=-1, erp=0.1, maxForce=50, physicsClientId=world.client)
 
 
 def asset(name: str) -> str:
@@ -61,6 +78,7 @@ class ObjectKind(Kind):
     cube_urdf = "cube.urdf"
 
     def build(self, world) -> None:
+        couple_fingers(world)
         self.cube = world.load_urdf(asset(self.cube_urdf), PARKED)
         world.track("object", self.cube)
 
