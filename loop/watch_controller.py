@@ -1,0 +1,187 @@
+"""A saved controller: hot-load it into the task's warm simulator and run it (no model call).
+
+One `ControllerRunner` per watched NAME.py keeps a warm `Evaluator` for task NAME (the spec
+NAME.toml in the folder, else the built-in task) across saves; it is rebuilt only when the
+spec's text changes. Stages: detect, load, simulate, score, feedback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from loop.errors import ArmloopError
+from loop.rundir import EventLog
+from loop.watch_events import Handled, SaveEvents, first_line
+from loop.watch_files import Save
+
+Report = Callable[[Handled], None]
+Status = Callable[[str], None]
+
+
+def resolve_task(name: str, folder: Path) -> tuple[Any, str]:
+    """Task NAME: the folder's NAME.toml if there is one, else the built-in task; and a key
+    that changes when the spec's text does."""
+    from loop.taskspec import load_task
+
+    local = folder / f"{name}.toml"
+    spec = load_task(local if local.is_file() else name)
+    digest = hashlib.sha256(Path(spec.path).read_bytes()).hexdigest()
+    return spec, f"{spec.path}:{digest}"
+
+
+def first_step(records: list[Any]) -> float | None:
+    """time.monotonic() of the earliest first physics step over the episodes, if any ran."""
+    times = [r.first_step_at for r in records if getattr(r, "first_step_at", None) is not None]
+    return min(times) if times else None
+
+
+class ControllerRunner:
+    """Handles saves of one NAME.py; owns the warm Evaluator for task NAME."""
+
+    def __init__(
+        self,
+        folder: Path,
+        seeds: tuple[int, ...],
+        gui: bool,
+        events: EventLog,
+        report: Report,
+        status: Status,
+        workers: int | None = None,
+    ) -> None:
+        self.folder, self.seeds, self.gui = folder, seeds, gui
+        self.events, self.report, self.status = events, report, status
+        self.workers = workers or len(seeds)
+        self.note = ""  # e.g. why the window could not open
+        self._evaluator: Any = None
+        self._key: str | None = None
+        self._lock = threading.Lock()
+
+    def prewarm(self, path: Path) -> None:
+        """Start the warm simulator for the file's task and load its current text, unrun."""
+        with self._lock:
+            try:
+                spec, key = resolve_task(path.stem, self.folder)
+                self._ensure(spec, key).load(path.read_text(), filename=path.name)
+            except (ArmloopError, OSError, RuntimeError):
+                pass  # reported when the file is saved
+
+    def handle(self, save: Save) -> None:
+        with self._lock:
+            try:
+                self.report(self._handle(save))
+            except Exception as exc:  # noqa: BLE001 - a broken simulator must not stop watching
+                self._close()
+                error = f"{type(exc).__name__}: {exc}"
+                SaveEvents(self.events, save).write("simulate", 0.0, False, error=error)
+                self.report(Handled(save.number, save.path.name, save.kind, "error", error=error))
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    # -- stages --------------------------------------------------------------------------
+
+    def _handle(self, save: Save) -> Handled:
+        log = SaveEvents(self.events, save)
+        detect = time.monotonic() - save.saved_at
+        result = Handled(save.number, save.path.name, save.kind, "failed", detect_s=detect)
+        try:
+            spec, key = resolve_task(save.name, self.folder)
+        except ArmloopError as exc:
+            log.write("detect", detect, False, error=exc.problem, fix=exc.fix)
+            result.outcome, result.error = "bad file", exc.problem
+            return result
+        log.write("detect", detect, True, task=spec.name, debounce_s=save.handed_at - save.saved_at)
+        self.status(f"{save.path.name}: loading")
+        t0 = time.perf_counter()
+        warm = self._key != key
+        evaluator = self._ensure(spec, key)
+        warm_s = time.perf_counter() - t0 if warm else None
+        loaded = evaluator.load(save.text, filename=save.path.name)
+        result.load_s = (warm_s or 0.0) + loaded.seconds
+        log.write("load", result.load_s, loaded.ok, error=loaded.error, warm_s=warm_s)
+        if not loaded.ok:
+            return self._load_failed(log, result, loaded.error)
+        self.status(f"{save.path.name}: simulating {len(self.seeds)} episodes")
+        records = self._simulate(log, save, result, evaluator)
+        return self._score(log, spec, save, result, records)
+
+    def _load_failed(self, log: SaveEvents, result: Handled, error: Any) -> Handled:
+        t0 = time.perf_counter()
+        text = f"The controller module failed to load:\n{first_line(error)}"
+        log.write("feedback", time.perf_counter() - t0, True, chars=len(text))
+        result.outcome, result.error = "load error", first_line(error)
+        return result
+
+    def _simulate(self, log: SaveEvents, save: Save, result: Handled, evaluator: Any) -> list:
+        t_sim = time.monotonic()
+        records = evaluator.simulate(list(self.seeds))
+        seconds = time.monotonic() - t_sim
+        first = first_step(records)
+        if first is not None:
+            result.first_step_s, result.latency_s = first - t_sim, first - save.saved_at
+        failures = sum(1 for r in records if getattr(r, "failure", None))
+        log.write(
+            "simulate",
+            seconds,
+            True,
+            episodes=len(records),
+            controller_failures=failures,
+            first_step_s=result.first_step_s,
+            save_to_first_step_s=result.latency_s,
+        )
+        return records
+
+    def _score(self, log: SaveEvents, spec: Any, save: Save, result: Handled, records) -> Handled:
+        from loop.evaluate import feedback, score
+
+        t0 = time.perf_counter()
+        evaluation = score(spec, list(records))
+        result.success, result.score = bool(evaluation.success), float(evaluation.score)
+        log.write(
+            "score",
+            time.perf_counter() - t0,
+            True,
+            success=result.success,
+            score=result.score,
+            success_rate=float(evaluation.success_rate),
+        )
+        t0 = time.perf_counter()
+        text = "" if result.success else feedback(spec, evaluation, code=save.text)
+        log.write("feedback", time.perf_counter() - t0, True, chars=len(text))
+        result.outcome = "success" if result.success else "failed"
+        result.note = first_line(text) if text else ""
+        return result
+
+    # -- the warm simulator --------------------------------------------------------------
+
+    def _ensure(self, spec: Any, key: str) -> Any:
+        """The warm Evaluator for this spec text; (re)built when the spec changed."""
+        if self._evaluator is not None and self._key == key:
+            return self._evaluator
+        self._close()
+        self.status(f"starting the simulator for {spec.name}")
+        self._evaluator = self._open(spec)
+        self._key = key
+        return self._evaluator
+
+    def _open(self, spec: Any) -> Any:
+        from loop.evaluate import Evaluator
+
+        if self.gui:
+            try:
+                return Evaluator(spec, gui=True)
+            except Exception as exc:  # noqa: BLE001 - no usable display: fall back to headless
+                self.gui = False
+                self.note = f"no PyBullet window ({first_line(exc)}); running headless"
+        return Evaluator(spec, workers=self.workers)
+
+    def _close(self) -> None:
+        if self._evaluator is not None:
+            evaluator, self._evaluator, self._key = self._evaluator, None, None
+            evaluator.close()
