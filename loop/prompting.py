@@ -88,9 +88,9 @@ def task_message(task: Any, seeds: Sequence[int]) -> str:
         robot=task.robot,
         description=task.description.strip(),
         obs_keys=", ".join(task.obs_keys),
-        action_modes=", ".join(task.action_modes),
+        action_modes=", ".join(task.actions),
         control_hz=task.control_hz,
-        control_dt=round(1.0 / task.control_hz, 5),
+        control_dt=round(task.control_dt, 5),
         episode_s=task.episode_s,
         seeds=len(seeds),
     )

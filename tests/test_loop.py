@@ -1,0 +1,188 @@
+"""The loop against a scripted OpenAI-compatible server on real sockets and the real simulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from loop import TASKS_DIR
+from loop.backends.testserver import ScriptedServer
+from loop.runcli import run_command
+from loop.rundir import STAGES, read_events
+
+REFERENCE = (TASKS_DIR / "reference" / "reach.py").read_text()
+BROKEN = REFERENCE.replace(
+    '        target = np.asarray(obs["target_pos"])',
+    '        target = np.asarray(obs["target_pos"]) / self.zero_division()\n',
+).replace(
+    "    def reset(self, obs):",
+    "    def zero_division(self):\n        return 1 / 0\n\n    def reset(self, obs):",
+)
+
+
+def fenced(
+    code: str, before: str = "Here is the controller.\n", after: str = "\nThat is all."
+) -> str:
+    return f"{before}```python\n{code}```{after}"
+
+
+def run(server: ScriptedServer, out: Path, max_iters: int, seeds: int = 2, **kw) -> int:
+    return run_command(
+        "reach",
+        backend="openai",
+        model="scripted",
+        base_url=server.url,
+        config=None,
+        max_iters=max_iters,
+        seeds=seeds,
+        out=out,
+        resume=None,
+        **kw,
+    )
+
+
+def completions(server: ScriptedServer) -> list[dict]:
+    """The chat requests the server received (GET probes left out)."""
+    return [r.json for r in server.requests if r.method == "POST" and r.json]
+
+
+def summary(out: Path) -> dict:
+    return json.loads((out / "summary.json").read_text())
+
+
+def assert_complete(out: Path, iterations: int) -> None:
+    assert (out / "config.toml").exists() and (out / "task.toml").exists()
+    data = summary(out)
+    assert len(data["iterations"]) == iterations
+    for it in data["iterations"]:
+        folder = out / f"iter_{it['index']:03d}"
+        for name in ("prompt.md", "response.md", "result.json"):
+            assert (folder / name).exists(), folder / name
+        assert set(it["stages"]) == set(STAGES)
+        assert it["cycle_s"] == pytest.approx(sum(it["stages"].values()))
+    for event in read_events(out / "events.jsonl"):
+        assert {"t", "iteration", "stage", "duration_s", "ok"} <= set(event)
+
+
+def test_broken_then_working_succeeds_on_iteration_2(tmp_path: Path) -> None:
+    replies = [fenced(BROKEN), fenced(REFERENCE)]
+    with ScriptedServer(replies, tokens_per_s=2000) as server:
+        code = run(server, tmp_path / "run", max_iters=3)
+        second_request = completions(server)[1]
+    assert code == 0
+    data = summary(tmp_path / "run")
+    assert data["success"] and data["iterations_to_success"] == 2
+    assert [it["success"] for it in data["iterations"]] == [False, True]
+    assert 0 < data["generation_share"] < 1
+    assert data["time_to_success_s"] == pytest.approx(
+        sum(it["cycle_s"] for it in data["iterations"])
+    )
+    assert_complete(tmp_path / "run", 2)
+    # the second request carries the first code and its error, with the failing line
+    text = "\n".join(m["content"] for m in second_request["messages"])
+    assert "return 1 / 0" in text and "ZeroDivisionError" in text
+    assert second_request["messages"][-2]["role"] == "assistant"
+    events = list(read_events(tmp_path / "run" / "events.jsonl"))
+    assert [e["stage"] for e in events if e["iteration"] == 1] == list(STAGES)
+    score_events = [e for e in events if e["stage"] == "score"]
+    assert [e["success"] for e in score_events] == [False, True]
+    generate = next(e for e in events if e["stage"] == "generate")
+    assert generate["tokens_out"] > 0 and generate["tokens_per_s"] > 0
+
+
+def test_stream_is_closed_once_the_code_block_ends(tmp_path: Path) -> None:
+    prose = " and now a long explanation of the controller" * 40
+    with ScriptedServer([fenced(REFERENCE, after=prose)], tokens_per_s=400) as server:
+        run(server, tmp_path / "run", max_iters=1, seeds=1)
+        sent, disconnected = server.tokens_sent[0], server.disconnected[0]
+    total = len(fenced(REFERENCE, after=prose).split())
+    assert disconnected and sent < total - 100
+    response = (tmp_path / "run" / "iter_001" / "response.md").read_text()
+    assert "long explanation" not in response
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("I cannot help with robots.", "no Python code"),
+        (fenced("import os\n" + REFERENCE), "import of `os` is not allowed"),
+        (fenced(REFERENCE.replace("def step", "def stepp")), "no `step(self, obs)` method"),
+        (fenced(REFERENCE.replace("return {", "return {{")), "syntax error"),
+    ],
+    ids=["no-code", "forbidden-import", "no-step", "syntax-error"],
+)
+def test_bad_replies_give_feedback_and_the_loop_goes_on(tmp_path: Path, reply, expected) -> None:
+    with ScriptedServer([reply, fenced(REFERENCE)], tokens_per_s=4000) as server:
+        code = run(server, tmp_path / "run", max_iters=2, seeds=1)
+        second = completions(server)[1]["messages"][-1]["content"]
+    assert code == 0
+    data = summary(tmp_path / "run")
+    first = data["iterations"][0]
+    assert not first["success"]
+    assert first["stages"]["simulate"] == 0.0 and first["stages"]["load"] == 0.0  # no sim spent
+    assert expected in second
+    result = json.loads((tmp_path / "run" / "iter_001" / "result.json").read_text())
+    assert expected in result["feedback"]
+
+
+def test_two_blocks_and_prose_use_the_controller_block(tmp_path: Path) -> None:
+    reply = fenced("def helper():\n    return 1\n") + "\nAnd the controller:\n" + fenced(REFERENCE)
+    with ScriptedServer([reply], tokens_per_s=4000) as server:
+        code = run(server, tmp_path / "run", max_iters=1, seeds=1)
+    assert code == 0
+    assert (tmp_path / "run" / "iter_001" / "controller.py").read_text() == REFERENCE
+
+
+def test_repeated_code_is_not_simulated_again(tmp_path: Path) -> None:
+    replies = [fenced(BROKEN), fenced("# same code again\n" + BROKEN), fenced(REFERENCE)]
+    with ScriptedServer(replies, tokens_per_s=4000) as server:
+        code = run(server, tmp_path / "run", max_iters=3, seeds=1)
+        third = completions(server)[2]
+    assert code == 0
+    data = summary(tmp_path / "run")
+    assert data["iterations"][1]["repeat_of"] == 1
+    assert data["iterations"][1]["stages"]["simulate"] == 0.0
+    assert "repeated attempt 1" in third["messages"][-1]["content"]
+    assert third["temperature"] > 0.2 and third.get("seed") is not None
+
+
+def test_a_server_dying_mid_stream_is_a_recorded_failure(tmp_path: Path) -> None:
+    with ScriptedServer([fenced(REFERENCE)], tokens_per_s=4000, cut_after=20) as server:
+        code = run(server, tmp_path / "run", max_iters=3, seeds=1)
+    assert code == 1
+    data = summary(tmp_path / "run")
+    assert len(data["iterations"]) == 2  # gives up after two backend failures in a row
+    assert all("model backend" in it["error"] for it in data["iterations"])
+    assert "model backend failed" in data["stopped_reason"]
+    assert_complete(tmp_path / "run", 2)
+
+
+def test_resume_continues_after_the_last_finished_iteration(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with ScriptedServer([fenced(BROKEN), fenced(REFERENCE)], tokens_per_s=4000) as server:
+        assert run(server, out, max_iters=1, seeds=1) == 1
+        # a torn second iteration: its prompt event was written, then the process died
+        with (out / "events.jsonl").open("a") as fh:
+            torn = {"t": 0, "iteration": 2, "stage": "prompt", "duration_s": 0.01, "ok": True}
+            fh.write(json.dumps(torn) + "\n" + '{"t": 0, "iteration": 2, "sta')
+        code = run_command(
+            None,
+            backend=None,
+            model=None,
+            base_url=None,
+            config=None,
+            max_iters=4,
+            seeds=1,
+            out=None,
+            resume=out,
+        )
+        resumed_request = completions(server)[-1]
+    assert code == 0
+    data = summary(out)
+    assert [it["index"] for it in data["iterations"]] == [1, 2, 3]
+    assert "interrupted" in data["iterations"][1]["error"]
+    assert data["success"] and data["iterations_to_success"] == 3
+    # the resumed request carries the last finished attempt's code and feedback
+    assert "ZeroDivisionError" in resumed_request["messages"][-1]["content"]
