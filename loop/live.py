@@ -9,13 +9,27 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from loop.rundir import STAGES, generation_share
+from loop.rundir import STAGES
+
+#: short column heads so the table fits an 80-column terminal
+HEADS = {
+    "prompt": "prm",
+    "ttft": "ttft",
+    "generate": "gen",
+    "extract": "ext",
+    "load": "load",
+    "simulate": "sim",
+    "score": "scr",
+    "feedback": "fb",
+}
 
 
 def _fmt_s(seconds: float | None) -> str:
     if seconds is None:
         return ""
-    return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.2f}s"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    return f"{seconds:.1f}s" if seconds < 100 else f"{seconds:.0f}s"
 
 
 class LiveTable:
@@ -35,6 +49,7 @@ class LiveTable:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.status = ""
         self._live.update(self._render())
         self._live.__exit__(*exc)
 
@@ -45,7 +60,7 @@ class LiveTable:
             if key in event:
                 row[key] = event[key]
         if not event.get("ok", True) and event.get("error"):
-            row["error"] = str(event["error"]).splitlines()[0][:60]
+            row["error"] = "backend error"
         self.status = f"iteration {iteration}: {stage} done"
         self._live.update(self._render())
 
@@ -53,40 +68,36 @@ class LiveTable:
         self.status = text
         self._live.update(self._render())
 
-    def _share_so_far(self) -> float:
-        its = [
-            {"cycle_s": sum(r["stages"].values()), "stages": r["stages"]}
-            for r in self.rows.values()
-        ]
-        return generation_share(its)
-
     def _render(self) -> Group:
-        table = Table(title=self.title, title_justify="left", expand=False)
-        table.add_column("iter", justify="right")
+        table = Table(
+            title=self.title,
+            title_justify="left",
+            box=None,
+            padding=(0, 0, 0, 1),
+            caption="stage times; gen% = (ttft + gen) / cycle so far",
+            caption_justify="left",
+        )
+        table.add_column("it", justify="right", no_wrap=True)
         for stage in STAGES:
-            table.add_column(stage, justify="right")
-        for name in ("cycle", "tok/s", "score", "ok", "gen share"):
-            table.add_column(name, justify="right")
-        share_stages: dict[str, float] = {}
-        cycles = 0.0
+            table.add_column(HEADS[stage], justify="right", no_wrap=True)
+        for name in ("cycle", "tok/s", "score", "gen%"):
+            table.add_column(name, justify="right", no_wrap=True)
+        generation = cycles = 0.0
         for index, row in sorted(self.rows.items()):
             stages = row["stages"]
             cycles += sum(stages.values())
-            for s in ("ttft", "generate"):
-                share_stages[s] = share_stages.get(s, 0.0) + stages.get(s, 0.0)
-            share = sum(share_stages.values()) / cycles if cycles else 0.0
+            generation += stages.get("ttft", 0.0) + stages.get("generate", 0.0)
             ok = row.get("success")
+            style = "green" if ok else "red" if ok is False else "yellow"
+            result = f"{row['score']:.2f}" if "score" in row else row.get("error", "")
             table.add_row(
                 str(index),
                 *[_fmt_s(stages.get(s)) for s in STAGES],
                 _fmt_s(sum(stages.values())),
                 f"{row['tokens_per_s']:.1f}" if row.get("tokens_per_s") else "",
-                f"{row['score']:.2f}" if "score" in row else "",
-                Text("yes", "green")
-                if ok
-                else Text("no", "red")
-                if ok is False
-                else Text(row.get("error", ""), "yellow"),
-                f"{share:.0%}",
+                Text(result, style),
+                f"{generation / cycles:.0%}" if cycles else "",
             )
+        if not self.status:
+            return Group(table)
         return Group(table, Text(self.status, style="dim"))

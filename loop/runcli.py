@@ -110,7 +110,9 @@ def run_live(loop: Loop, first_index: int) -> dict[str, Any]:
             for stage, seconds in record.stages.items():
                 live.on_stage(record.index, stage, {"duration_s": seconds})
         loop.on_stage = live.on_stage
-        return loop.run(first_index)
+        summary = loop.run(first_index)
+    console.line()
+    return summary
 
 
 def write_config(rundir: RunDir, spec: Any, backend: Any, options: LoopOptions, selection) -> None:
