@@ -1,4 +1,4 @@
-"""armloop: time the generate -> load -> simulate -> score -> feedback loop of AI-written robot controllers."""
+"""armloop: time the generate, load, simulate, score, feedback loop of AI-written controllers."""
 
 from pathlib import Path
 
