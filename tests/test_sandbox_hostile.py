@@ -112,3 +112,8 @@ def test_read_keys_sees_no_proc_environ() -> None:
     assert out.kind == "exception"
     assert "OPENBLAS_NUM_THREADS" in out.failure.message  # its own scrubbed environment
     assert "PYENV" not in out.failure.message and "TERM" not in out.failure.message
+
+
+def test_memory_limit_is_named() -> None:
+    out = run((HOSTILE / "memory_bomb.py").read_text(), filename="memory_bomb.py")
+    assert out.kind == "exception" and "memory limit of 1024 MiB" in out.failure.message

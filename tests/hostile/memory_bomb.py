@@ -9,4 +9,4 @@ class Controller:
 
     def step(self, obs):
         while True:
-            self.hoard.append(np.ones(1 << 24))  # 128 MiB at a time, touched
+            self.hoard.append(np.empty(1 << 24))  # 128 MiB at a time, address space only
