@@ -117,13 +117,12 @@ class ObjectKind(Kind):
             "close_time": None,
             "close_gap": None,
         }
-        # dropped: after being carried, the object left the hand and fell more than DROP
-        idx = np.flatnonzero(carried)
-        for i in idx:
-            if i + 1 < len(t) and not carried[i + 1]:
-                after = pos[i + 1 :, 2]
-                fall = float(pos[i, 2] - after.min())
-                if gap[i + 1 :].max() > NEAR and fall > DROP:
+        # dropped: a carried stretch ended with the object leaving the hand (not set down),
+        # and from its last carried height it fell more than DROP
+        for i in np.flatnonzero(carried[:-1] & ~carried[1:]):
+            if gap[i + 1] > NEAR:
+                fall = float(pos[i, 2] - pos[i + 1 :, 2].min())
+                if fall > DROP:
                     out.update(dropped=True, drop_time=float(t[i]), drop_height=fall)
                     break
         # the gripper started closing: the opening fell below 75% of the widest it had been
