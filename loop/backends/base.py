@@ -183,7 +183,6 @@ class Stream:
         if self._closed:
             return
         self._closed = True
-        self._tokens_in()  # settle the estimate while the backend's client is surely open
         if not self.completed:
             self.stopped_early = True
             cut_response(self._response)

@@ -165,7 +165,9 @@ class OpenAIBackend(Backend):
         tokenizer = self._tokenizer_url()
         if tokenizer:
             try:
-                response = self._client.post(
+                # a fresh connection: the stream's client may be closed by now, and a
+                # single-slot server (llama.cpp) answers only once the generation has stopped
+                response = httpx.post(
                     tokenizer, json={"input": "\n".join(texts)}, headers=self._headers(), timeout=10
                 )
                 count = int(response.json()["count"])
@@ -180,7 +182,7 @@ class OpenAIBackend(Backend):
             root = self.url.removesuffix("/v1")
             self._tokenizer = False
             try:
-                spec = self._client.get(f"{root}/openapi.json", timeout=3).json()
+                spec = httpx.get(f"{root}/openapi.json", timeout=3).json()
                 if TOKENIZE_PATH in (spec.get("paths") or {}):
                     self._tokenizer = f"{root}{TOKENIZE_PATH}"
             except (httpx.HTTPError, RuntimeError, ValueError, AttributeError):
