@@ -59,6 +59,12 @@ def example_task(task: Any) -> Any | None:
 
 
 def system_message(task: Any) -> str:
+    """The unchanging first message; built once per task spec file."""
+    return _system_message(task.name, str(task.path), task)
+
+
+@cache
+def _system_message(name: str, path: str, task: Any) -> str:
     from loop.contract import contract_text
     from loop.sandbox.host import Limits
 

@@ -1,0 +1,90 @@
+"""Harness overhead per iteration: prompt + extract + load + score + feedback.
+
+    .venv/bin/python -m bench.harness [ITERATIONS]
+
+Runs the real loop against a scripted OpenAI-compatible server on loopback that answers at
+once, with the real simulator, so that what remains is the harness's own time. Each reply is
+a different (slow, so failing) reach controller, so every iteration loads and simulates.
+Target (DESIGN.md): at most 20 ms median per iteration. Also prints the generation share of
+`make demo`'s run when runs/demo/summary.json exists.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from loop import ROOT, TASKS_DIR
+from loop.backends import open_backend
+from loop.backends.testserver import ScriptedServer
+from loop.evaluate import Evaluator
+from loop.iteration import Loop, LoopOptions
+from loop.rundir import RunDir
+from loop.taskspec import load_task
+
+HARNESS = ("prompt", "extract", "load", "score", "feedback")
+TARGET_MS = 20.0
+
+
+CALLS = itertools.count()
+
+
+def reply(request: dict) -> str:
+    """A different, too-slow reach controller per request, so none repeats or succeeds."""
+    speed = 0.01 + 1e-4 * next(CALLS)
+    code = (TASKS_DIR / "reference" / "reach.py").read_text()
+    code = code.replace("self.speed = 0.6", f"self.speed = {speed:.6f}")
+    return f"```python\n{code}```\n"
+
+
+def measure(iterations: int) -> list[dict]:
+    task = load_task("reach")
+    with tempfile.TemporaryDirectory() as tmp, ScriptedServer(reply, tokens_per_s=1e6) as srv:
+        backend = open_backend("openai", model="scripted", base_url=srv.url)
+        rundir = RunDir(Path(tmp) / "run")
+        options = LoopOptions(max_iters=iterations, seeds=(0, 1))
+        with Evaluator(task, workers=2) as evaluator:
+            loop = Loop(task, backend, evaluator, rundir, options)
+            summary = loop.run()
+        backend.close()
+        rundir.close()
+    return summary["iterations"]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    iterations = int(argv[0]) if argv else 30
+    its = measure(iterations)[1:]  # the first iteration warms caches
+    harness = [sum(it["stages"][s] for s in HARNESS) * 1000 for it in its]
+    cycle = [it["cycle_s"] * 1000 for it in its]
+    print(f"harness overhead over {len(its)} iterations (reach, 2 seeds, scripted instant model)")
+    print(f"{'stage':<10} {'median ms':>10} {'p90 ms':>8}")
+    for stage in HARNESS:
+        values = [it["stages"][stage] * 1000 for it in its]
+        med, p90 = statistics.median(values), percentile(values, 0.9)
+        print(f"{stage:<10} {med:>10.2f} {p90:>8.2f}")
+    med, p90 = statistics.median(harness), percentile(harness, 0.9)
+    print(f"{'harness':<10} {med:>10.2f} {p90:>8.2f}   target <= {TARGET_MS:.0f} ms median: "
+          f"{'met' if med <= TARGET_MS else 'MISSED'} ({med / TARGET_MS:.2f} of the budget)")
+    print(f"harness share of a cycle with an instant model: "
+          f"{statistics.median(h / c for h, c in zip(harness, cycle, strict=True)):.1%}")
+    at_1000 = statistics.median(cycle) / 1000 + 800 / 1000  # an 800-token reply at 1,000 tok/s
+    print(f"harness share at 1,000 tok/s (800-token reply): {med / 1000 / at_1000:.1%}")
+    demo = ROOT / "runs" / "demo" / "summary.json"
+    if demo.exists():
+        data = json.loads(demo.read_text())
+        print(f"make demo run ({data['backend']}, {len(data['iterations'])} iterations): "
+              f"generation share {data['generation_share']:.1%}")
+
+
+if __name__ == "__main__":
+    main()
