@@ -12,6 +12,14 @@ OPEN, CLOSED = 0.08, 0.0
 CLEAR = 0.12  # m above the table for carrying
 
 
+def grasp_quat(cube_quat):
+    """Fingers down, turned about z to square up with the cube (its yaw folded into +-45 deg)."""
+    x, y, z, w = cube_quat
+    yaw = np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+    yaw = (yaw + np.pi / 4) % (np.pi / 2) - np.pi / 4
+    return np.array([np.cos(yaw / 2), np.sin(yaw / 2), 0.0, 0.0])  # yaw about z, then DOWN
+
+
 class Controller:
     def __init__(self, robot):
         self.robot = robot
@@ -22,6 +30,7 @@ class Controller:
         self.cmd = np.array(obs["ee_pos"], dtype=float)
         self.t_phase = obs["t"]
         self.grip = OPEN
+        self.quat = DOWN
 
     def goto(self, target, speed):
         delta = np.asarray(target, dtype=float) - self.cmd
@@ -36,6 +45,8 @@ class Controller:
     def step(self, obs):
         obj, goal, ee = obs["object_pos"], obs["goal_pos"], obs["ee_pos"]
         t = obs["t"] - self.t_phase
+        if self.phase in ("above", "down"):
+            self.quat = grasp_quat(obs["object_quat"])
         if self.phase == "above":
             d = self.goto(obj + [0, 0, 0.08], 0.8)
             if d < 1e-3 and np.linalg.norm(ee - self.cmd) < 0.01:
@@ -66,4 +77,4 @@ class Controller:
             self.grip = OPEN
             if t > 0.4:
                 self.goto(goal + [0, 0, 0.1], 0.3)
-        return {"ee_pos": self.cmd.copy(), "ee_quat": DOWN, "gripper": self.grip}
+        return {"ee_pos": self.cmd.copy(), "ee_quat": self.quat, "gripper": self.grip}

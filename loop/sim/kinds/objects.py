@@ -139,7 +139,7 @@ class ObjectKind(Kind):
         if g["max_lift"] <= LIFTED:
             notes.append(f"it was never lifted above {LIFTED} m")
         else:
-            notes.append(f"lifted up to {g['max_lift']:.3f} m")
+            notes.append(f"lifted at most {g['max_lift']:.3f} m above its start")
         if g["dropped"]:
             notes.append(
                 f"it left the gripper at t={g['drop_time']:.1f} s and fell {g['drop_height']:.3f} m"

@@ -41,7 +41,7 @@ class PickAndPlace(ObjectKind):
         "q_noise": 0.05,
         "object_x": [0.4, 0.6],
         "object_y": [-0.15, 0.15],
-        "yaw": [0.0, 0.0],  # rad, the cube's start heading
+        "yaw": [-0.8, 0.8],  # rad, the cube's start heading
         "goal_x": [0.35, 0.6],
         "goal_y": [-0.2, 0.2],
         "goal_z": [0.08, 0.25],  # m, goal centre height when the goal is in the air
@@ -109,7 +109,7 @@ class Stack(ObjectKind):
         "object_y": [-0.15, 0.15],
         "base_x": [0.4, 0.6],
         "base_y": [-0.2, 0.2],
-        "yaw": [0.0, 0.0],  # rad, both cubes' start heading
+        "yaw": [-0.8, 0.8],  # rad, both cubes' start heading
         "min_distance": 0.1,  # m between the two cubes (horizontal)
     }
     # tolerance: moved cube centre to the top of the base cube; released: the fingers must be

@@ -28,7 +28,7 @@ class Push(ObjectKind):
         "goal_y": [-0.25, 0.25],
         "min_distance": 0.12,  # m between the cube's start and the goal
         "max_distance": 0.25,
-        "yaw": [0.0, 0.0],  # rad, the cube's start heading
+        "yaw": [-0.5, 0.5],  # rad, the cube's start heading
     }
     success = {"tolerance": 0.05, "hold_s": 0.5}
 
