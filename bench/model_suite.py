@@ -1,0 +1,214 @@
+"""`make bench-model`: the embedded model on the suite; success within N iterations and timing.
+
+    .venv/bin/python -m bench.model_suite [--tasks reach,push,circle] [--trials 10]
+        [--max-iters 5] [--label after] [--backend local] [--runs DIR]
+
+Each trial is one `armloop run` loop on its own simulator seeds (trial k scores seeds
+3k, 3k+1, 3k+2); the model samples at the backend's default temperature, so trials differ.
+Per task: success rate within --max-iters iterations, median iterations and loop time to
+success (successful trials), generation share ((ttft + generate) / cycle over all
+iterations). Writes bench/results/model_suite_LABEL.json and prints a table; when both
+`before` and `after` exist the table shows them side by side. Slow: a generation of the
+1.5B model takes 20-60 s on two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from loop import ROOT
+
+RESULTS = ROOT / "bench" / "results"
+SEEDS_PER_TRIAL = 3
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench.model_suite", description=__doc__.splitlines()[0])
+    p.add_argument("--tasks", default="reach,push,circle")
+    p.add_argument("--trials", type=int, default=10)
+    p.add_argument("--max-iters", type=int, default=5)
+    p.add_argument("--label", default="after", help="results file: model_suite_LABEL.json")
+    p.add_argument("--backend", default=None, help="backend or profile (default: local)")
+    p.add_argument("--model", default=None)
+    p.add_argument("--base-url", default=None)
+    p.add_argument("--runs", type=Path, default=None, help="where run directories go")
+    p.add_argument("--table-only", action="store_true", help="print the saved results only")
+    return p.parse_args(argv)
+
+
+def trial_seeds(trial: int) -> tuple[int, ...]:
+    return tuple(range(SEEDS_PER_TRIAL * trial, SEEDS_PER_TRIAL * (trial + 1)))
+
+
+def run_task(task_name: str, backend: Any, args: argparse.Namespace, runs: Path) -> list[dict]:
+    from loop.evaluate import Evaluator
+    from loop.iteration import Loop, LoopOptions
+    from loop.rundir import RunDir
+    from loop.taskspec import load_task
+
+    task = load_task(task_name)
+    trials = []
+    with Evaluator(task, workers=min(2, SEEDS_PER_TRIAL)) as evaluator:
+        for k in range(args.trials):
+            options = LoopOptions(max_iters=args.max_iters, seeds=trial_seeds(k))
+            rundir = RunDir(runs / f"{task_name}-{k:02d}")
+            summary = Loop(task, backend, evaluator, rundir, options).run()
+            rundir.close()
+            trials.append(trial_record(k, summary, rundir.path))
+            print(f"  {task_name} trial {k}: {describe_trial(trials[-1])}", flush=True)
+    return trials
+
+
+def trial_record(k: int, summary: dict, path: Path) -> dict:
+    its = summary["iterations"]
+    return {
+        "trial": k,
+        "seeds": summary["seeds"],
+        "success": summary["success"],
+        "iterations": len(its),
+        "iterations_to_success": summary.get("iterations_to_success"),
+        "time_to_success_s": summary["time_to_success_s"],
+        "generation_s": sum(i["stages"]["ttft"] + i["stages"]["generate"] for i in its),
+        "cycle_s": sum(i["cycle_s"] for i in its),
+        "repeats": sum(1 for i in its if i.get("repeat_of")),
+        "scores": [round(i["score"], 3) for i in its],
+        "stopped_reason": summary["stopped_reason"],
+        "run_dir": str(path),
+    }
+
+
+def describe_trial(t: dict) -> str:
+    outcome = f"success at {t['iterations_to_success']}" if t["success"] else "no success"
+    return f"{outcome}; scores {t['scores']}; {t['cycle_s']:.0f} s"
+
+
+def aggregate(trials: list[dict]) -> dict:
+    wins = [t for t in trials if t["success"]]
+    cycle = sum(t["cycle_s"] for t in trials)
+    return {
+        "trials": len(trials),
+        "successes": len(wins),
+        "success_rate": len(wins) / len(trials) if trials else 0.0,
+        "median_iterations_to_success": _median([t["iterations_to_success"] for t in wins]),
+        "median_time_to_success_s": _median([t["time_to_success_s"] for t in wins]),
+        "generation_share": sum(t["generation_s"] for t in trials) / cycle if cycle else 0.0,
+        "mean_final_score": _median([t["scores"][-1] for t in trials if t["scores"]]),
+        "repeats": sum(t["repeats"] for t in trials),
+    }
+
+
+def _median(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def run(args: argparse.Namespace) -> dict:
+    from loop.backends import open_backend
+
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    runs = args.runs or Path("/tmp/armloop-model-suite") / f"{args.label}-{int(time.time())}"
+    backend = open_backend(args.backend, model=args.model, base_url=args.base_url)
+    t0 = time.time()
+    try:
+        warm = getattr(backend, "warm", None)
+        if callable(warm):
+            warm()
+        per_task = {}
+        for name in tasks:
+            trials = run_task(name, backend, args, runs)
+            per_task[name] = {**aggregate(trials), "trial_details": trials}
+        describe = backend.describe()
+    finally:
+        backend.close()
+    return {
+        "label": args.label,
+        "settings": {
+            "tasks": tasks,
+            "trials": args.trials,
+            "max_iters": args.max_iters,
+            "seeds_per_trial": SEEDS_PER_TRIAL,
+            "backend": describe.get("name") or describe.get("kind"),
+            "model": describe.get("model"),
+            "git_commit": _git_commit(),
+        },
+        "wall_s": time.time() - t0,
+        "tasks": per_task,
+    }
+
+
+def _git_commit() -> str:
+    import subprocess
+
+    out = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
+    return out.stdout.strip()
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.2f}{unit}" if unit != "s" else f"{value:.0f} s"
+    return f"{value}{unit}"
+
+
+ROWS = (
+    ("success", lambda a: f"{a['successes']}/{a['trials']} ({a['success_rate']:.0%})"),
+    ("median iters to success", lambda a: _fmt(a["median_iterations_to_success"])),
+    ("median time to success", lambda a: _fmt(a["median_time_to_success_s"], "s")),
+    ("generation share", lambda a: f"{a['generation_share']:.0%}"),
+    ("median final score", lambda a: _fmt(a["mean_final_score"])),
+    ("repeated answers", lambda a: str(a["repeats"])),
+)
+
+
+def table(results: dict[str, dict]) -> str:
+    """One block per task; one column per label (before, after)."""
+    labels = list(results)
+    lines = []
+    for label, res in results.items():
+        s = res["settings"]
+        lines.append(
+            f"{label}: tasks={','.join(s['tasks'])} trials={s['trials']} "
+            f"max_iters={s['max_iters']} model={s['model']} commit={s['git_commit']}"
+        )
+    tasks = list(dict.fromkeys(t for r in results.values() for t in r["tasks"]))
+    for task in tasks:
+        lines.append("")
+        lines.append(f"{task:<26}" + "".join(f"{lab:>18}" for lab in labels))
+        for name, fn in ROWS:
+            cells = [fn(r["tasks"][task]) if task in r["tasks"] else "-" for r in results.values()]
+            lines.append(f"  {name:<24}" + "".join(f"{c:>18}" for c in cells))
+    return "\n".join(lines)
+
+
+def saved() -> dict[str, dict]:
+    out = {}
+    for label in ("before", "after"):
+        path = RESULTS / f"model_suite_{label}.json"
+        if path.exists():
+            out[label] = json.loads(path.read_text())
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if not args.table_only:
+        result = run(args)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"model_suite_{args.label}.json").write_text(json.dumps(result, indent=2))
+    results = saved()
+    if not args.table_only and args.label not in results:
+        results[args.label] = result
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
