@@ -12,12 +12,14 @@ the bottleneck of a 15x faster model.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from rich.console import Console
 from rich.table import Table
 
 from loop.backends import BackendConfig, ChatRequest, make_backend, open_backend
+from loop.backends.local import cores
 from loop.backends.testserver import ScriptedServer
 
 SYSTEM = (
@@ -81,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=max(Console().width, 130))
     startup, rows = local_cases(args.max_tokens)
     base = rows[0][1]
-    table = Table(title=f"embedded model (server startup incl. warm-up {startup:.1f} s)")
+    load = os.getloadavg()[0]
+    table = Table(
+        title=f"embedded model on {cores()} cores (server startup incl. warm-up {startup:.1f} s; "
+        f"load average {load:.1f}: other work on the machine slows llama.cpp a lot)"
+    )
     for col in ("case", "tokens in", "TTFT s", "TTFT vs first", "tokens out", "tok/s",
                 "tok/s vs first", "prefill tok/s"):  # fmt: skip
         table.add_column(col, justify="right")
