@@ -42,7 +42,7 @@ def _save(fig: Any, path: Path) -> Path:
 def stage_bars(path: Path, backends: Mapping[str, Any], speedup: float | None) -> Path:
     """Stacked bars of median stage times per backend, plus its projected cycle."""
     names = list(backends)
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(names) + 2), 4.2))
+    fig, ax = plt.subplots(figsize=(max(6.5, 1.6 * len(names) + 4), 4.2))
     bottoms = [0.0] * len(names)
     colours = plt.get_cmap("tab10")
     for i, s in enumerate(STAGES):
