@@ -67,6 +67,7 @@ def system_message(task: Any) -> str:
 def _system_message(name: str, path: str, task: Any) -> str:
     from loop.contract import contract_text
     from loop.sandbox.host import Limits
+    from robots import robot_info
 
     example = example_task(task)
     if example is None:
@@ -76,6 +77,7 @@ def _system_message(name: str, path: str, task: Any) -> str:
         "system",
         contract=contract_text(task).strip(),
         allowed_imports=", ".join(sorted(ALLOWED_IMPORTS - {"__future__"})),
+        dof=robot_info(task.robot, task.control_dt).dof,
         step_limit_s=Limits().step_s,
         example_task=other.name,
         example_description=first_paragraph(other.description),

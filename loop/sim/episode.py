@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from loop.contract import ActionError, validate_action
+from loop.feedback_action import describe_action
 from loop.sandbox.host import ControllerFailure, ControllerHost
 from loop.sim.kinds.base import Kind
 from loop.sim.record import EpisodeRecord
@@ -92,7 +93,8 @@ def run_episode(
             try:
                 action = validate_action(raw, world.info, task.actions)
             except ActionError as exc:
-                raise ControllerFailure("bad_action", f"{exc} (at t={obs['t']:.2f} s)") from None
+                returned = f"{exc} (at t={obs['t']:.2f} s); step() returned {describe_action(raw)}"
+                raise ControllerFailure("bad_action", returned) from None
             world.apply(action, obs["q"])
             if first_step_at is None:
                 first_step_at = time.monotonic()

@@ -1,27 +1,119 @@
-"""Feedback text for the model: a summary, one line per failing seed, controller tracebacks."""
+"""Feedback text for the model: what failed, where in its own code, and the numbers.
+
+Compact by design (a small model with a 4k context reads it): seeds that failed the same
+way are reported once ("seeds 0-2: ..."), an exception shows the failing line of the
+controller's code with a few lines around it, a bad action shows what step() returned next
+to what the task accepts, and a behavioural failure keeps the kind's numbers over time.
+"""
 
 from __future__ import annotations
 
-from loop.sim.scoring import Evaluation
+import re
+from collections.abc import Sequence
+
+from loop.feedback_action import accepted_actions, step_returns
+from loop.feedback_code import failing_code
+from loop.sim.scoring import Evaluation, SeedResult
 from loop.taskspec import TaskSpec
 
-MAX_TRACEBACK_LINES = 12
+MAX_GROUPS = 2  # distinct controller failures shown
+MAX_BEHAVIOUR = 3  # failing seeds shown one line each
+MAX_CHARS = 2400  # ~700 tokens: the prompt + a reply must fit a 4k context
+AT_T = re.compile(r" at t=([\d.]+) s; (.*)$", re.S)
+RETURNED = "; step() returned "
+
+
+def seed_list(seeds: Sequence[int]) -> str:
+    """'seed 0', 'seeds 0-2', 'seeds 0, 2, 5'."""
+    seeds = sorted(seeds)
+    if len(seeds) == 1:
+        return f"seed {seeds[0]}"
+    if seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"seeds {seeds[0]}-{seeds[-1]}"
+    return "seeds " + ", ".join(map(str, seeds))
+
+
+def _key(s: SeedResult) -> tuple[str, str, str]:
+    failure = s.failure or {}
+    message = failure.get("message", "").split(RETURNED)[0]
+    message = re.sub(r"\d+(\.\d+)?", "#", message)
+    return failure.get("kind", ""), message, failure.get("traceback", "")
+
+
+def group_failures(seeds: Sequence[SeedResult]) -> list[list[SeedResult]]:
+    """Seeds whose controller failed, grouped by the same failure (numbers ignored)."""
+    groups: dict[tuple[str, str, str], list[SeedResult]] = {}
+    for s in seeds:
+        if s.failure:
+            groups.setdefault(_key(s), []).append(s)
+    return list(groups.values())
+
+
+def failure_block(task: TaskSpec, group: list[SeedResult], code: str | None) -> list[str]:
+    first = group[0]
+    failure = first.failure or {}
+    kind = failure.get("kind", "failure").replace("_", " ")
+    message, _, returned = failure.get("message", "").partition(RETURNED)
+    found = AT_T.search(first.message)
+    when = f" at t={found.group(1)} s" if found and "(at t=" not in message else ""
+    same = " (same failure)" if len(group) > 1 else ""
+    lines = [f"{seed_list([s.seed for s in group])}{same}: {kind}{when}: {message.strip()}"]
+    if failure.get("traceback"):
+        lines.append(failing_code(failure["traceback"], code))
+    if failure.get("kind") == "bad_action":
+        lines += bad_action_lines(task, returned, code)
+    if found and float(found.group(1)) >= 1.0:
+        lines.append(f"  before it failed: {found.group(2)}")
+    return lines
+
+
+def bad_action_lines(task: TaskSpec, returned: str, code: str | None) -> list[str]:
+    lines = []
+    if returned:
+        lines.append(f"  step() returned: {returned.strip()}")
+    lines.append(f"  this task accepts exactly one of: {accepted_actions(task)}")
+    for n, source in step_returns(code)[:3]:
+        lines.append(f"  your step() returns at line {n}: {source}")
+    return lines
+
+
+def behaviour_lines(seeds: Sequence[SeedResult]) -> list[str]:
+    """One line per failing seed with the kind's numbers; the rest summarised."""
+    lines = [f"seed {s.seed}: {s.message}" for s in seeds[:MAX_BEHAVIOUR]]
+    rest = seeds[MAX_BEHAVIOUR:]
+    if rest:
+        lines.append(f"{seed_list([s.seed for s in rest])}: also failed (scores "
+                     + ", ".join(f"{s.score:.2f}" for s in rest) + ")")
+    return lines
 
 
 def feedback(task: TaskSpec, evaluation: Evaluation, code: str | None = None) -> str:
     ev = evaluation
-    n = len(ev.seeds)
-    ok = sum(s.success for s in ev.seeds)
+    n, ok = len(ev.seeds), sum(s.success for s in ev.seeds)
     lines = [f"{task.name}: {ok}/{n} seeds succeeded, mean score {ev.score:.2f}."]
-    tracebacks: dict[str, str] = {}
-    for s in ev.seeds:
-        if not s.success:
-            lines.append(f"seed {s.seed}: {s.message}")
-        if s.failure and s.failure.get("traceback"):
-            tracebacks.setdefault(s.failure["traceback"], f"seed {s.seed}")
-    for tb, where in list(tracebacks.items())[:2]:
-        tb_lines = tb.strip().splitlines()[-MAX_TRACEBACK_LINES:]
-        lines += [f"Traceback of {where}:", *tb_lines]
+    groups = group_failures(ev.seeds)
+    for group in groups[:MAX_GROUPS]:
+        lines += failure_block(task, group, code)
+    for group in groups[MAX_GROUPS:]:
+        lines.append(f"{seed_list([s.seed for s in group])}: {group[0].message}")
+    lines += behaviour_lines([s for s in ev.seeds if not s.success and not s.failure])
     if ev.success:
         lines.append("All seeds succeeded.")
+    return clip("\n".join(lines))
+
+
+def clip(text: str, limit: int = MAX_CHARS) -> str:
+    """Cut at a line boundary so the feedback never crowds out the model's reply."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit)
+    return text[: cut if cut > 0 else limit] + "\n[feedback cut to fit the context]"
+
+
+def load_feedback(error: dict[str, str] | None, code: str | None = None) -> str:
+    """The module failed to load (import error, no Controller class, ...)."""
+    error = error or {}
+    lines = [f"The controller module failed to load: {error.get('message', 'unknown error')}"]
+    if error.get("traceback"):
+        lines.append(failing_code(error["traceback"], code))
     return "\n".join(lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-MARKS = (0.5, 1.0, 2.0, 3.0, 5.0, 8.0)
+MARKS = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0)
 
 
 def rising_edges(flags: np.ndarray) -> int:
@@ -24,7 +24,7 @@ def time_to_reach(t: np.ndarray, dist: np.ndarray, tol: float) -> float | None:
 
 
 def timeline(t: np.ndarray, dist: np.ndarray, marks=MARKS) -> str:
-    """'0.210 m at t=0.5 s, 0.090 m at t=1 s, ...' at the marks the episode covers."""
+    """'0.300 m at t=0 s, 0.210 m at t=0.5 s, ...' at the marks the episode covers."""
     parts = []
     for m in marks:
         if len(t) and m <= t[-1] + 1e-9:

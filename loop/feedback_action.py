@@ -1,0 +1,70 @@
+"""Feedback piece: the action a controller returned next to what the contract accepts."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+import numpy as np
+
+SAMPLE = 4  # values shown per key
+
+
+def describe_value(value: Any) -> str:
+    """'3 values [0.41, 0.02, 0.3]', 'shape (1, 7) [...]', 'float 0.04', 'str "x"'."""
+    if isinstance(value, bool) or value is None or isinstance(value, str | dict):
+        return f"{type(value).__name__} {str(value)[:40]!r}"
+    if isinstance(value, int | float):
+        return f"{type(value).__name__} {value:.4g}"
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return f"{type(value).__name__} (not numbers) {str(value)[:40]!r}"
+    flat = [round(float(x), 3) for x in arr.ravel()[:SAMPLE]]
+    more = ", ..." if arr.size > SAMPLE else ""
+    sample = "[" + ", ".join(f"{x:g}" for x in flat) + more + "]"
+    if arr.ndim == 1:
+        return f"{arr.size} values {sample}"
+    return f"shape {arr.shape} {sample}"
+
+
+def describe_action(action: Any) -> str:
+    """What step() returned, in one line: keys, sizes and a sample of the values."""
+    if not isinstance(action, dict):
+        return f"a {type(action).__name__}, not a dict: {describe_value(action)}"
+    if not action:
+        return "an empty dict {}"
+    parts = [f"'{k}': {describe_value(v)}" for k, v in list(action.items())[:6]]
+    return "{" + "; ".join(parts) + "}"
+
+
+def accepted_actions(task: Any) -> str:
+    """'`ee_pos` (3 values) or `q` (7 values) or `dq` (7 values), optional `gripper`'."""
+    from loop.contract import ACTION_MODES
+    from robots import robot_info
+
+    robot = robot_info(task.robot, task.control_dt)
+    parts = []
+    for name in task.actions:
+        size = robot.dof if ACTION_MODES[name].size == "dof" else int(ACTION_MODES[name].size)
+        parts.append(f"`{name}` ({size} values)")
+    text = " or ".join(parts)
+    return text + (", plus optional `gripper` (one float)" if robot.has_gripper else "")
+
+
+def step_returns(code: str | None) -> list[tuple[int, str]]:
+    """(line, source) of each `return` statement inside the controller's `step` method."""
+    if not code:
+        return []
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    lines = code.splitlines()
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == "step":
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Return):
+                    out.append((sub.lineno, lines[sub.lineno - 1].strip()))
+    return sorted(set(out))
