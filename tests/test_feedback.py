@@ -1,0 +1,119 @@
+"""Feedback pieces on controllers that really fail in the simulator (reach, two seeds)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from loop.evaluate import Evaluator, feedback, score
+from loop.feedback_action import accepted_actions, describe_action, step_returns
+from loop.feedback_code import code_context, failing_code
+from loop.sim.feedback import clip, load_feedback, seed_list
+from loop.taskspec import load_task
+
+HEAD = "import numpy as np\n\n\nclass Controller:\n    def __init__(self, robot):\n" \
+    "        self.robot = robot\n\n    def reset(self, obs):\n" \
+    "        self.start = np.array(obs['ee_pos'])\n\n    def step(self, obs):\n"
+
+INDEX_ERROR = HEAD + (
+    "        target = obs['target_pos'][0]\n"
+    "        x = target[0] + 0.1  # the failing line\n"
+    "        return {'ee_pos': obs['target_pos']}\n"
+)
+THREE_JOINTS = HEAD + (
+    "        goal = obs['target_pos']\n"
+    "        return {'q': goal}\n"
+)
+SLOW = HEAD + (
+    "        goal = self.start + 0.05 * obs['t'] * (obs['target_pos'] - self.start)\n"
+    "        return {'ee_pos': goal}\n"
+)
+OVERSHOOT = HEAD + (
+    "        past = self.start + 1.6 * (obs['target_pos'] - self.start)\n"
+    "        return {'ee_pos': past if obs['t'] < 2.6 else obs['target_pos']}\n"
+)
+IMPORT_ERROR = "import numpy as np\n\nSCALE = 1 / 0\n\n\nclass Controller:\n    pass\n"
+
+
+@pytest.fixture(scope="module")
+def reach():
+    task = load_task("reach")
+    with Evaluator(task, workers=2) as ev:
+        yield task, ev
+
+
+def run(reach, code: str):
+    task, ev = reach
+    load = ev.load(code)
+    evaluation = score(task, ev.simulate([0, 1]))
+    return load, evaluation, feedback(task, evaluation, code=code)
+
+
+def line_of(code: str, needle: str) -> int:
+    return next(i for i, line in enumerate(code.splitlines(), 1) if needle in line)
+
+
+def test_exception_shows_the_marked_line_with_context_once_for_all_seeds(reach) -> None:
+    _, evaluation, text = run(reach, INDEX_ERROR)
+    n = line_of(INDEX_ERROR, "the failing line")
+    assert all(s.failure["kind"] == "exception" for s in evaluation.seeds)
+    assert "seeds 0-1 (same failure): exception" in text and "IndexError" in text
+    assert re.search(rf"^>> {n} \|\s+x = target\[0\] \+ 0.1", text, re.M)
+    assert re.search(rf"^   {n - 1} \|\s+target = obs", text, re.M)  # a line before
+    assert re.search(rf"^   {n + 1} \|\s+return", text, re.M)  # a line after
+    assert text.count("IndexError") == 1 and "seed 1:" not in text  # deduped
+
+
+def test_bad_action_shows_the_returned_keys_shapes_values_and_what_is_accepted(reach) -> None:
+    _, evaluation, text = run(reach, THREE_JOINTS)
+    target = evaluation.seeds[0]  # the seed's first target is what step() returned
+    assert all(s.failure["kind"] == "bad_action" for s in evaluation.seeds)
+    assert "shape (3,); panda takes 7 joint values" in text
+    assert re.search(r"step\(\) returned: \{'q': 3 values \[-?\d\.\d+, -?\d", text), text
+    assert "`ee_pos` (3 values) or `q` (7 values) or `dq` (7 values)" in text
+    n = line_of(THREE_JOINTS, "return {'q': goal}")
+    assert f"your step() returns at line {n}: return {{'q': goal}}" in text
+    assert target.score == 0.0 and text.count("step() returned") == 1
+
+
+def test_behaviour_failure_gives_numbers_over_time_and_the_stall(reach) -> None:
+    _, evaluation, text = run(reach, SLOW)
+    assert not evaluation.success and all(s.failure is None for s in evaluation.seeds)
+    for s in evaluation.seeds:
+        line = next(x for x in text.splitlines() if x.startswith(f"seed {s.seed}:"))
+        assert f"final {s.metrics['final_distance']:.3f} m" in line
+        assert " m at t=0 s, " in line and " m at t=3 s" in line  # start and end of the timeline
+        assert "> 0.05 m during the last 0.5 s" in line
+
+
+def test_behaviour_failure_reports_overshoot(reach) -> None:
+    _, evaluation, text = run(reach, OVERSHOOT)
+    overshoots = [s.metrics["overshoot"] for s in evaluation.seeds]
+    assert max(overshoots) > 0.02
+    assert "overshoot" in text and f"{max(overshoots):.3f} m past the target" in text
+
+
+def test_load_failure_shows_the_module_line(reach) -> None:
+    load, _, _ = run(reach, IMPORT_ERROR)
+    assert not load.ok
+    text = load_feedback(load.error, IMPORT_ERROR)
+    assert "failed to load" in text and "ZeroDivisionError" in text
+    assert re.search(r"^>> 3 \| SCALE = 1 / 0", text, re.M), text
+
+
+def test_small_pieces() -> None:
+    assert seed_list([2]) == "seed 2" and seed_list([0, 1, 2]) == "seeds 0-2"
+    assert seed_list([5, 0, 2]) == "seeds 0, 2, 5"
+    code = "a = 1\nb = 2\nc = 3\n"
+    assert code_context(code, 2).splitlines() == ["   1 | a = 1", ">> 2 | b = 2", "   3 | c = 3"]
+    assert code_context(code, 9) == ""
+    tb = 'Traceback (controller frames only):\n  File "c.py", line 9, in step\n    zz'
+    assert failing_code(tb, code) == tb.strip()  # lines that do not match: the traceback
+    assert describe_action(None).startswith("a NoneType, not a dict")
+    assert describe_action({"q": [[1.0] * 7]}) == "{'q': shape (1, 7) [1, 1, 1, 1, ...]}"
+    assert describe_action({}) == "an empty dict {}"
+    assert step_returns("def step(self, obs):\n    return 1\n") == [(2, "return 1")]
+    assert accepted_actions(load_task("push")).startswith("`ee_pos` (3 values) or `q` (7")
+    long = "\n".join(f"line {i}" for i in range(1000))
+    assert len(clip(long)) < 2500 and clip(long).endswith("[feedback cut to fit the context]")
