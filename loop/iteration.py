@@ -286,11 +286,14 @@ class Loop:
         t_last = stream.t_last_token or t_first
         if t_first is None:  # no token at all: the whole wait is time to first token
             t_first = t_last = time.perf_counter()
-        ttft = max(0.0, t_first - t_request)
+        t_sent = getattr(stream, "t_sent", None) or t_request  # first attempt: retries count
+        ttft = max(0.0, t_first - t_sent)
         generate = max(0.0, t_last - t_first)
         record.tokens_in = int(stream.tokens_in or 0)
         record.tokens_out = int(stream.tokens_out or 0)
-        record.tokens_per_s = record.tokens_out / generate if generate > 0 else 0.0
+        # the backend's own rate, (n - 1) / (last - first): the same figure `armloop backends`
+        rate = getattr(stream, "tokens_per_s", None)
+        record.tokens_per_s = float(rate) if rate else 0.0
         self._event(record, "ttft", ttft, True)
         self._event(
             record,
