@@ -304,6 +304,7 @@ class Loop:
             tokens_out=record.tokens_out,
             tokens_per_s=record.tokens_per_s,
             usage_from_server=bool(getattr(stream, "usage_from_server", False)),
+            tokens_method=getattr(stream, "tokens_method", None),
             stopped_at_code_end=stopped_early,
             finish_reason=getattr(stream, "finish_reason", None),
         )
