@@ -78,13 +78,27 @@ def bad_action_lines(task: TaskSpec, returned: str, code: str | None) -> list[st
 
 
 def behaviour_lines(seeds: Sequence[SeedResult]) -> list[str]:
-    """One line per failing seed with the kind's numbers; the rest summarised."""
-    lines = [f"seed {s.seed}: {s.message}" for s in seeds[:MAX_BEHAVIOUR]]
-    rest = seeds[MAX_BEHAVIOUR:]
-    if rest:
-        lines.append(f"{seed_list([s.seed for s in rest])}: also failed (scores "
-                     + ", ".join(f"{s.score:.2f}" for s in rest) + ")")
+    """Failing seeds with the kind's numbers: one full line per pattern, the rest in short."""
+    groups: dict[str, list[SeedResult]] = {}
+    for s in seeds:
+        groups.setdefault(re.sub(r"[-+]?\d+(\.\d+)?", "#", s.message), []).append(s)
+    lines = []
+    for group in groups.values():
+        first, rest = group[0], group[1:]
+        if len(lines) < MAX_BEHAVIOUR:
+            lines.append(f"seed {first.seed}: {first.message}")
+        else:
+            rest = group
+        if rest:
+            heads = "; ".join(_headline(s.message) for s in rest)
+            lines.append(f"{seed_list([s.seed for s in rest])}: same pattern ({heads})")
     return lines
+
+
+def _headline(message: str) -> str:
+    """'cube ended 0.133 m' from a kind's message: its words up to the first distance."""
+    found = re.match(r"[^;]*?\d+\.\d+ m\b", message)
+    return found.group(0) if found else message.split(";")[0]
 
 
 def feedback(task: TaskSpec, evaluation: Evaluation, code: str | None = None) -> str:

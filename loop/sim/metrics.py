@@ -25,6 +25,9 @@ def time_to_reach(t: np.ndarray, dist: np.ndarray, tol: float) -> float | None:
 
 def timeline(t: np.ndarray, dist: np.ndarray, marks=MARKS) -> str:
     """'0.300 m at t=0 s, 0.210 m at t=0.5 s, ...' at the marks the episode covers."""
+    covered = [m for m in marks if len(t) and m <= t[-1] + 1e-9]
+    if len(covered) > 2 and float(np.ptp(dist)) < 0.001:
+        return f"{dist[0]:.3f} m throughout"
     parts = []
     for m in marks:
         if len(t) and m <= t[-1] + 1e-9:
