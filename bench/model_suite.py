@@ -38,6 +38,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--base-url", default=None)
     p.add_argument("--runs", type=Path, default=None, help="where run directories go")
     p.add_argument("--table-only", action="store_true", help="print the saved results only")
+    p.add_argument(
+        "--from-runs",
+        type=Path,
+        default=None,
+        help="no new runs: aggregate the finished trials already in this runs directory",
+    )
     return p.parse_args(argv)
 
 
@@ -141,6 +147,32 @@ def run(args: argparse.Namespace) -> dict:
     }
 
 
+def from_runs(args: argparse.Namespace) -> dict:
+    """Aggregate trials an earlier (perhaps interrupted) invocation left in --from-runs."""
+    per_task: dict[str, list[dict]] = {}
+    model = None
+    for path in sorted(args.from_runs.glob("*/summary.json")):
+        summary = json.loads(path.read_text())
+        if not summary.get("stopped_reason"):
+            continue  # the trial was still running
+        model = summary.get("model")
+        k = int(path.parent.name.rsplit("-", 1)[1])
+        per_task.setdefault(summary["task"], []).append(trial_record(k, summary, path.parent))
+    return {
+        "label": args.label,
+        "settings": {
+            "tasks": list(per_task),
+            "trials": max((len(t) for t in per_task.values()), default=0),
+            "max_iters": args.max_iters,
+            "seeds_per_trial": SEEDS_PER_TRIAL,
+            "model": model,
+            "git_commit": _git_commit(),
+            "aggregated_from": str(args.from_runs),
+        },
+        "tasks": {name: {**aggregate(ts), "trial_details": ts} for name, ts in per_task.items()},
+    }
+
+
 def _git_commit() -> str:
     import subprocess
 
@@ -200,7 +232,7 @@ def saved() -> dict[str, dict]:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if not args.table_only:
-        result = run(args)
+        result = from_runs(args) if args.from_runs else run(args)
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / f"model_suite_{args.label}.json").write_text(json.dumps(result, indent=2))
     results = saved()
