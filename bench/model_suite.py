@@ -44,6 +44,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="no new runs: aggregate the finished trials already in this runs directory",
     )
+    p.add_argument("--commit", default=None, help="with --from-runs: the commit that ran them")
     return p.parse_args(argv)
 
 
@@ -166,7 +167,7 @@ def from_runs(args: argparse.Namespace) -> dict:
             "max_iters": args.max_iters,
             "seeds_per_trial": SEEDS_PER_TRIAL,
             "model": model,
-            "git_commit": _git_commit(),
+            "git_commit": args.commit or "unknown",
             "aggregated_from": str(args.from_runs),
         },
         "tasks": {name: {**aggregate(ts), "trial_details": ts} for name, ts in per_task.items()},
