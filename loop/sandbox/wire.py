@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import struct
+import threading
+from collections.abc import Callable
 from typing import Any
 
 HEADER = struct.Struct(">I")
@@ -89,3 +92,22 @@ class FrameBuffer:
         body = bytes(self._buf[HEADER.size:end])
         del self._buf[:end]
         return True, decode(body)
+
+
+HANGUP = select.POLLHUP | select.POLLERR | select.POLLNVAL
+
+
+def on_hangup(fd: int, then: Callable[[], object]) -> threading.Thread:
+    """Call `then` (in a daemon thread) once the peer of `fd` is gone: every writer of a pipe
+    closed, or the other end of a socket. A parent killed with SIGKILL closes its ends too, so
+    a process watching its parent's pipe this way never outlives it, whatever it is running."""
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(fd, select.POLLHUP)
+        while not any(event & HANGUP for _, event in poller.poll()):
+            pass
+        then()
+
+    thread = threading.Thread(target=watch, name="armloop-hangup", daemon=True)
+    thread.start()
+    return thread

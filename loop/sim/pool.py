@@ -7,6 +7,7 @@ controller reloaded) and its episode is reported as failed with the reason.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -24,12 +25,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def worker_main(conn: Connection) -> None:
+    from loop.sandbox.wire import on_hangup
     from loop.sim.episode import run_episode
     from loop.sim.hosts import make_host
     from loop.sim.kinds import get_kind
     from loop.sim.world import World
     from robots import robot_info, robot_spec
 
+    on_hangup(conn.fileno(), lambda: os._exit(1))  # armloop is gone: nobody to report to
     task, gui, host_kind, limits = conn.recv()
     info = robot_info(task.robot, task.control_dt)
     world = World(robot_spec(task.robot), info, gui=gui)
