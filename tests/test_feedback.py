@@ -8,7 +8,7 @@ import pytest
 
 from loop.evaluate import Evaluator, feedback, score
 from loop.feedback_action import accepted_actions, describe_action, step_returns
-from loop.feedback_code import code_context, failing_code
+from loop.feedback_code import code_context, failing_code, origins
 from loop.sim.feedback import clip, load_feedback, seed_list
 from loop.taskspec import load_task
 
@@ -126,3 +126,17 @@ def test_small_pieces() -> None:
     assert accepted_actions(load_task("push")).startswith("`ee_pos` (3 values) or `q` (7")
     long = "\n".join(f"line {i}" for i in range(1000))
     assert len(clip(long)) < 2500 and clip(long).endswith("[feedback cut to fit the context]")
+
+
+def test_origins_point_at_where_the_failing_lines_values_were_set() -> None:
+    code = HEAD + (
+        "        target = obs['target_pos'][0]\n"  # line 12: the real cause
+        "        a = 1\n        b = 2\n        c = 3\n"
+        "        return {'ee_pos': target[0] + self.start}\n"  # line 16 fails
+    )
+    assert origins(code, 16, 13) == [
+        (9, "self.start = np.array(obs['ee_pos'])"),
+        (12, "target = obs['target_pos'][0]"),
+    ]
+    assert origins(code, 16, 5) == []  # all inside the shown context
+    assert origins("def f(:\n", 1, 1) == []
