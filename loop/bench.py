@@ -110,7 +110,12 @@ def bench_command(
         }
     }
     write_json(out / "bench.json", meta)
-    outcomes = execute(specs, executor, parallel, address)
+    try:
+        outcomes = execute(specs, executor, parallel, address)
+    except KeyboardInterrupt:
+        console.print(f"[yellow]interrupted[/]: finished trials are kept in {out}; "
+                      "the same command resumes, `armloop report` reads them")
+        raise SystemExit(130) from None
     return finish(out, outcomes, speedup, meta)
 
 

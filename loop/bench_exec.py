@@ -52,6 +52,7 @@ class SharedBackends:
         from loop.backends.profiles import resolve
 
         self.backends: dict[str, Any] = {}
+        self.cancel = threading.Event()
         self.locks: dict[str, threading.Lock] = {}
         for spec in specs:
             if spec.backend in self.locks:
@@ -63,13 +64,15 @@ class SharedBackends:
     def run(self, spec: TrialSpec) -> dict[str, Any]:
         lock = self.locks.get(spec.backend)
         if lock is None:
-            return run_trial(spec)
+            return run_trial(spec, cancel=self.cancel)
         with lock:
+            if self.cancel.is_set():
+                raise KeyboardInterrupt
             if spec.backend not in self.backends:
                 from loop.backends import open_backend
 
                 self.backends[spec.backend] = open_backend(name=spec.backend, config=spec.config)
-            return run_trial(spec, backend=self.backends[spec.backend])
+            return run_trial(spec, backend=self.backends[spec.backend], cancel=self.cancel)
 
     def close(self) -> None:
         for backend in self.backends.values():
@@ -77,19 +80,24 @@ class SharedBackends:
 
 
 def run_local(specs: Sequence[TrialSpec], parallel: int, on_done: OnDone) -> list[Outcome]:
+    """Ctrl-C cancels the running trials at their next stage and skips the rest."""
     shared = SharedBackends(specs)
     outcomes: list[Outcome] = []
+    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="trial")
     try:
-        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="trial") as pool:
-            futures: dict[Future, TrialSpec] = {pool.submit(shared.run, s): s for s in specs}
-            pending = set(futures)
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    outcome = _outcome(futures[future], future)
-                    outcomes.append(outcome)
-                    on_done(outcome)
+        futures: dict[Future, TrialSpec] = {pool.submit(shared.run, s): s for s in specs}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                outcome = _outcome(futures[future], future)
+                outcomes.append(outcome)
+                on_done(outcome)
+    except KeyboardInterrupt:
+        shared.cancel.set()
+        raise
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         shared.close()
     return outcomes
 

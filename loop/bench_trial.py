@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,9 +52,15 @@ def finished_summary(out: Path) -> dict[str, Any] | None:
 
 
 def run_trial(
-    spec: TrialSpec, backend: Any = None, on_stage: StageHook | None = None
+    spec: TrialSpec,
+    backend: Any = None,
+    on_stage: StageHook | None = None,
+    cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
-    """Run the loop for one trial and return its summary; `backend` may be shared (local)."""
+    """Run the loop for one trial and return its summary; `backend` may be shared (local).
+
+    Setting `cancel` stops the loop at its next stage (summary stopped_reason "cancelled").
+    """
     from loop.backends import open_backend
     from loop.evaluate import Evaluator
     from loop.runcli import write_config
@@ -77,7 +84,7 @@ def run_trial(
         t0 = time.perf_counter()
         workers = max(1, min(os.cpu_count() or 1, len(spec.seeds)))
         with Evaluator(task, workers=workers) as evaluator:
-            loop = Loop(task, backend, evaluator, rundir, options, on_stage=on_stage)
+            loop = Loop(task, backend, evaluator, rundir, options, on_stage, cancel)
             loop.extra_summary = {
                 "setup_s": {"backend": setup_s, "simulator": time.perf_counter() - t0},
                 "bench": {"backend": spec.backend, "trial": spec.trial},

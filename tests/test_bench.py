@@ -15,10 +15,14 @@ from loop.backends.testserver import ScriptedServer
 from loop.bench import bench_command, plan
 from loop.bench_trial import trial_seeds
 from loop.errors import ArmloopError
+from loop.report import report_command
 from loop.rundir import STAGES
 
 REFERENCE = (TASKS_DIR / "reference" / "reach.py").read_text()
 WORKING = f"Here is the controller.\n```python\n{REFERENCE}```\nThat is all."
+# a reply whose generation dominates the cycle, so simulator jitter stays small beside it
+PLAN = "Plan: move along a straight line to the target, then hold there. " * 12
+PLANNED = f"{PLAN}\n```python\n{REFERENCE}```\nThat is all."
 BROKEN = WORKING.replace("def step(self, obs):", "def step(self, obs):\n        1 / 0")
 
 
@@ -102,7 +106,7 @@ def test_bad_arguments_fail_before_any_trial(tmp_path: Path) -> None:
 def test_token_rate_alone_moves_share_and_projection_holds(tmp_path: Path) -> None:
     """40 vs 400 tokens/s, same first-token delay, same replies: a 10x projection of the slow
     one lands within 15% of the fast one's measured cycle."""
-    with paced({"slow": 40, "fast": 400}, WORKING) as servers:
+    with paced({"slow": 40, "fast": 400}, PLANNED) as servers:
         config = profiles(tmp_path / "armloop.toml", servers)
         out = tmp_path / "bench"
         bench_command("slow,fast", "reach", trials=2, max_iters=2, seeds=1, speedup=10,
@@ -134,6 +138,8 @@ def test_broken_then_working_and_rerun_keeps_finished_trials(tmp_path: Path) -> 
     assert b["iterations_to_success_median"] == 2 and b["iterations"] == 2
     assert b["cost_per_success_usd"] is None
     assert again["backends"]["quick"]["cycle_s_median"] == pytest.approx(b["cycle_s_median"])
+    reported = report_command([out], out=tmp_path / "report", speedup=15.0)
+    assert reported["backends"]["quick"] == again["backends"]["quick"]
     summary = json.loads((out / "runs/quick/reach/trial_1/summary.json").read_text())
     assert summary["seeds"] == [0] and summary["bench"] == {"backend": "quick", "trial": 1}
 
