@@ -57,42 +57,63 @@ def warm_load(n: int = 20) -> list[float]:
     return times
 
 
-def _episodes(host_kind: str, task_name: str, seeds: int) -> float:
-    from loop.sim.episode import run_episode
-    from loop.sim.hosts import make_host
-    from loop.sim.kinds import get_kind
-    from loop.sim.world import World
-    from loop.taskspec import load_task
-    from robots import robot_info, robot_spec
+class _EpisodeBench:
+    """One warm world and one controller host, as in a sim worker; `run` times episodes."""
 
-    task = load_task(task_name)
-    world = World(robot_spec(task.robot), robot_info(task.robot, task.control_dt), gui=False)
-    kind = get_kind(task.kind)(task)
-    kind.build(world)
-    world.save()
-    host = make_host(host_kind, Limits())
-    code = (REPO / "tasks" / "reference" / f"{task_name}.py").read_text()
-    try:
-        host.load(code, "controller.py", {"name": task.robot, "control_dt": task.control_dt})
-        getattr(host, "warm_up", lambda: None)()  # the next spare's startup is not episode time
+    def __init__(self, host_kind: str, task_name: str) -> None:
+        from loop.sim.hosts import make_host
+        from loop.sim.kinds import get_kind
+        from loop.sim.world import World
+        from loop.taskspec import load_task
+        from robots import robot_info, robot_spec
+
+        self.task = task = load_task(task_name)
+        info = robot_info(task.robot, task.control_dt)
+        self.world = World(robot_spec(task.robot), info, gui=False)
+        self.kind = get_kind(task.kind)(task)
+        self.kind.build(self.world)
+        self.world.save()
+        self.host = make_host(host_kind, Limits())
+        code = (REPO / "tasks" / "reference" / f"{task_name}.py").read_text()
+        self.host.load(code, "controller.py", {"name": task.robot, "control_dt": task.control_dt})
+        getattr(self.host, "warm_up", lambda: None)()  # the next spare is not episode time
+
+    def run(self, seeds: int) -> float:
+        """Mean wall time of one episode over `seeds` episodes."""
+        from loop.sim.episode import run_episode
+
         start = time.perf_counter()
         for seed in range(seeds):
-            record = run_episode(world, kind, host, task, seed)
+            record = run_episode(self.world, self.kind, self.host, self.task, seed)
             assert record.failure is None, record.failure
         return (time.perf_counter() - start) / seeds
-    finally:
-        host.close()
-        world.close()
+
+    def close(self) -> None:
+        self.host.close()
+        self.world.close()
 
 
-def episode_ratio(task: str = "reach", seeds: int = 20) -> dict[str, Any]:
+def episode_ratio(task: str = "reach", seeds: int = 10, rounds: int = 5) -> dict[str, Any]:
+    """Rounds alternate the two hosts so that load from other processes hits both alike; the
+    ratio is of the median round."""
     try:
-        _episodes("inprocess", task, 1)  # warm caches and imports
-        inproc = _episodes("inprocess", task, seeds)
-        proc = _episodes("process", task, seeds)
+        benches = {kind: _EpisodeBench(kind, task) for kind in ("inprocess", "process")}
     except Exception as exc:  # noqa: BLE001 - simulator missing or not ready yet
         return {"error": f"{type(exc).__name__}: {exc}"}
-    return {"task": task, "inprocess_s": inproc, "process_s": proc, "ratio": proc / inproc}
+    try:
+        for bench in benches.values():
+            bench.run(1)  # warm caches
+        times: dict[str, list[float]] = {kind: [] for kind in benches}
+        for _ in range(rounds):
+            for kind, bench in benches.items():
+                times[kind].append(bench.run(seeds))
+    finally:
+        for bench in benches.values():
+            bench.close()
+    inproc, proc = (statistics.median(times[k]) for k in ("inprocess", "process"))
+    n_steps = benches["process"].task.n_ticks
+    return {"task": task, "inprocess_s": inproc, "process_s": proc, "ratio": proc / inproc,
+            "overhead_per_step_s": (proc - inproc) / n_steps}
 
 
 def main() -> None:
@@ -109,7 +130,7 @@ def main() -> None:
         return
     print(f"episode wall time, task {ep['task']}: in-process {ep['inprocess_s'] * 1e3:.1f} ms, "
           f"hardened child {ep['process_s'] * 1e3:.1f} ms, ratio {ep['ratio']:.2f}x "
-          "(target < 1.3x)")
+          f"(target < 1.3x); isolation costs {ep['overhead_per_step_s'] * 1e6:.0f} us per step")
 
 
 if __name__ == "__main__":
