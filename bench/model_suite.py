@@ -4,7 +4,9 @@
         [--max-iters 5] [--label after] [--backend local] [--runs DIR]
 
 Each trial is one `armloop run` loop on its own simulator seeds (trial k scores seeds
-3k, 3k+1, 3k+2); the model samples at the backend's default temperature, so trials differ.
+3k, 3k+1, 3k+2) and its own sampling seeds (request i of trial k: 1000 (k + 1) + i, at the
+backend's default temperature): without them a server with a fixed default seed answers
+every trial's first prompt identically.
 Per task: success rate within --max-iters iterations, median iterations and loop time to
 success (successful trials), generation share ((ttft + generate) / cycle over all
 iterations). Writes bench/results/model_suite_LABEL.json and prints a table; when both
@@ -18,6 +20,7 @@ import argparse
 import json
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +55,24 @@ def trial_seeds(trial: int) -> tuple[int, ...]:
     return tuple(range(SEEDS_PER_TRIAL * trial, SEEDS_PER_TRIAL * (trial + 1)))
 
 
+class SeededBackend:
+    """The backend with a sampling seed on every request that has none (the loop sets its
+    own seed after a repeated answer)."""
+
+    def __init__(self, backend: Any, base_seed: int) -> None:
+        self.backend = backend
+        self.next_seed = base_seed
+
+    def stream(self, request: Any) -> Any:
+        if request.seed is None:
+            request = replace(request, seed=self.next_seed)
+            self.next_seed += 1
+        return self.backend.stream(request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.backend, name)
+
+
 def run_task(task_name: str, backend: Any, args: argparse.Namespace, runs: Path) -> list[dict]:
     from loop.evaluate import Evaluator
     from loop.iteration import Loop, LoopOptions
@@ -64,7 +85,8 @@ def run_task(task_name: str, backend: Any, args: argparse.Namespace, runs: Path)
         for k in range(args.trials):
             options = LoopOptions(max_iters=args.max_iters, seeds=trial_seeds(k))
             rundir = RunDir(runs / f"{task_name}-{k:02d}")
-            summary = Loop(task, backend, evaluator, rundir, options).run()
+            seeded = SeededBackend(backend, 1000 * (k + 1))
+            summary = Loop(task, seeded, evaluator, rundir, options).run()
             rundir.close()
             trials.append(trial_record(k, summary, rundir.path))
             print(f"  {task_name} trial {k}: {describe_trial(trials[-1])}", flush=True)
