@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 from loop.rundir import STAGES  # noqa: E402
 from loop.stats import Trial, measured_time_to_success  # noqa: E402
@@ -83,11 +84,19 @@ def share_vs_tps(path: Path, backends: Mapping[str, Any]) -> Path:
         tps, share = b.get("tokens_per_s_median"), b.get("generation_share")
         if tps is None or share is None:
             continue
-        ax.scatter([tps], [share], s=60)
+        dot = ax.scatter([tps], [share], s=60)
         ax.annotate(name, (tps, share), textcoords="offset points", xytext=(5, 5))
+        p = b["projection"]
+        if p.get("generation_share") is not None:
+            ax.scatter([tps * p["speedup"]], [p["generation_share"]], s=60, facecolors="none",
+                       edgecolors=dot.get_facecolor())
+            ax.annotate(f"{name} x{p['speedup']:g}", (tps * p["speedup"], p["generation_share"]),
+                        textcoords="offset points", xytext=(5, -12), fontsize=8)
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_ylim(0, 1)
     ax.set_xlabel("median tokens/s (log)")
     ax.set_ylabel("generation share of the cycle")
-    ax.set_title("Generation share against model speed")
+    ax.set_title("Generation share against model speed (hollow: projected)")
     return _save(fig, path)
