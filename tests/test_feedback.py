@@ -140,3 +140,19 @@ def test_origins_point_at_where_the_failing_lines_values_were_set() -> None:
     ]
     assert origins(code, 16, 5) == []  # all inside the shown context
     assert origins("def f(:\n", 1, 1) == []
+
+
+def test_every_tasks_retry_prompt_leaves_room_for_a_reply_in_a_4k_context() -> None:
+    """~3.5 chars per token (the embedded model's tokenizer gives ~4): a long attempt and
+    feedback at its cap still leave 600 tokens for the reply."""
+    from loop.prompting import Attempt, build_messages
+    from loop.sim.feedback import MAX_CHARS
+    from loop.taskspec import list_tasks
+
+    code = HEAD + "        x = 1.0  # a long controller line, repeated\n" * 45
+    history = [Attempt(1, "", code, "f" * MAX_CHARS)]
+    assert len(code) > 2000
+    for task in list_tasks():
+        messages = build_messages(task, (0, 1, 2), history)
+        chars = sum(len(m["content"]) for m in messages)
+        assert chars / 3.5 + 600 <= 4096, (task.name, chars)
