@@ -86,6 +86,7 @@ class Watcher:
         self._backend: Any = None
         self._backend_lock = threading.Lock()
         self._stopped = False
+        self._stopping = threading.Event()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -100,6 +101,7 @@ class Watcher:
         if self._stopped:
             return
         self._stopped = True
+        self._stopping.set()
         self.feed.stop()
         with self._cond:
             lanes, runners = list(self._lanes.values()), list(self._runners.values())
@@ -156,7 +158,13 @@ class Watcher:
         o = self.options
         if path.suffix == ".py":
             runner = ControllerRunner(
-                self.directory, o.seeds, o.gui, self.events, self._report, self._status
+                self.directory,
+                o.seeds,
+                o.gui,
+                self.events,
+                self._report,
+                self._status,
+                stopping=self._stopping,
             )
         else:
             loop_options = LoopOptions(max_iters=o.max_iters, seeds=o.seeds)
@@ -218,18 +226,20 @@ class Watcher:
 def _ms(seconds: float | None) -> str:
     if seconds is None:
         return "-"
-    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
 def describe(h: Handled) -> str:
     """The one console line for a handled save."""
-    head = f"[bold]{h.file}[/] #{h.number}"
+    from rich.markup import escape
+
+    head = f"[bold]{escape(h.file)}[/] #{h.number}"
     if h.outcome in ("bad file", "load error", "error"):
-        return f"{head} [red]{h.outcome}[/]: {h.error}"
+        return f"{head} [red]{h.outcome}[/]: {escape(str(h.error))}"
     verdict = {"success": "[green]success[/]", "cancelled": "[yellow]cancelled[/]"}.get(
         h.outcome, "[red]failed[/]"
     )
-    score = f" score {h.score:.2f}" if h.score is not None else ""
+    score = f", score {h.score:.2f}" if h.score is not None else ""
     if h.kind == "spec":
         iters = f" after {h.iterations} iteration(s)" if h.iterations else ""
         line = f"{head} loop {h.run}: {verdict}{iters}{score}"
@@ -240,7 +250,7 @@ def describe(h: Handled) -> str:
             f"{head} ran: {verdict}{score}; save -> first step {_ms(h.latency_s)} "
             f"(detect {_ms(h.detect_s)}, load {_ms(h.load_s)}, first step {_ms(h.first_step_s)})"
         )
-    return line + (f" — {h.note}" if h.note and h.outcome != "success" else "")
+    return line + (f" — {escape(h.note)}" if h.note else "")
 
 
 def default_out() -> Path:

@@ -52,8 +52,10 @@ class ControllerRunner:
         report: Report,
         status: Status,
         workers: int | None = None,
+        stopping: threading.Event | None = None,
     ) -> None:
         self.folder, self.seeds, self.gui = folder, seeds, gui
+        self.stopping = stopping or threading.Event()  # set: Ctrl-C, workers may be gone
         self.events, self.report, self.status = events, report, status
         self.workers = workers or len(seeds)
         self.note = ""  # e.g. why the window could not open
@@ -73,12 +75,18 @@ class ControllerRunner:
     def handle(self, save: Save) -> None:
         with self._lock:
             try:
-                self.report(self._handle(save))
+                self.report(self._stopped(self._handle(save)))
             except Exception as exc:  # noqa: BLE001 - a broken simulator must not stop watching
                 self._close()
                 error = f"{type(exc).__name__}: {exc}"
                 SaveEvents(self.events, save).write("simulate", 0.0, False, error=error)
                 self.report(Handled(save.number, save.path.name, save.kind, "error", error=error))
+
+    def _stopped(self, result: Handled) -> Handled:
+        """A run cut short by Ctrl-C (which also stops the sim workers) is not a failure."""
+        if self.stopping.is_set() and result.outcome == "failed":
+            result.outcome, result.note, result.score = "cancelled", "stopped by Ctrl-C", None
+        return result
 
     def close(self) -> None:
         with self._lock:
@@ -155,7 +163,8 @@ class ControllerRunner:
         text = "" if result.success else feedback(spec, evaluation, code=save.text)
         log.write("feedback", time.perf_counter() - t0, True, chars=len(text))
         result.outcome = "success" if result.success else "failed"
-        result.note = first_line(text) if text else ""
+        notes = [first_line(text) if text else "", self.note]
+        result.note, self.note = "; ".join(n for n in notes if n), ""
         return result
 
     # -- the warm simulator --------------------------------------------------------------
