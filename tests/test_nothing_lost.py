@@ -134,8 +134,29 @@ print("loading", flush=True)
 ev.simulate([0])
 """
 
+# A controller that disarms its own cleanup: the in-process watchdog sees a parent that never
+# changes, and clearing the kernel's parent-death signal is refused by seccomp. It must still
+# die with its host.
+DISARMED_LOAD = """
+from loop.sandbox.process import ControllerProcess
+code = '''
+import ctypes, os, time
+_parent = os.getppid()
+os.getppid = lambda: _parent
+print("prctl", ctypes.CDLL(None).prctl(1, 0, 0, 0, 0), flush=True)
+while True:
+    time.sleep(0.1)
+'''
+host = ControllerProcess()
+host.warm_up()
+print("loading", flush=True)
+host.load(code, "disarm.py", {"name": "panda", "control_dt": 1 / 30})
+"""
 
-@pytest.mark.parametrize("script", [SPINNING_LOAD, SLOW_EPISODE], ids=["child", "worker"])
+
+@pytest.mark.parametrize(
+    "script", [SPINNING_LOAD, SLOW_EPISODE, DISARMED_LOAD], ids=["child", "worker", "disarmed"]
+)
 def test_children_die_with_their_parent(script: str, tmp_path: Path) -> None:
     """SIGKILL the parent mid-call: a controller child spinning in its module code (no deadline
     left to enforce it) and a sim worker in the middle of an 18 s episode end within seconds,

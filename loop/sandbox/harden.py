@@ -30,7 +30,7 @@ from loop.sandbox import landlock, seccomp_filter
 NOBODY = 65534
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 1 << 14, 1 << 18
-PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP = 38, 24
+PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_SET_PDEATHSIG = 38, 24, 1
 LAST_CAP = 63
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -126,6 +126,19 @@ def _choose_user(cfg: SandboxConfig) -> str:
     return "root-nocaps"
 
 
+def _parent_death_signal(parent: int) -> bool:
+    """SIGKILL from the kernel when the spawning thread's process dies.
+
+    Set after the privilege change (a credential change clears it); seccomp then forbids
+    clearing it, so untrusted code cannot outlive its sim worker. ChildProc spawns every
+    child from one long-lived thread, which is what the kernel watches.
+    """
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(70)
+    return True
+
+
 def _start_watchdog() -> bool:
     """Exit when the parent dies (started last, so the thread inherits every layer)."""
     parent = os.getppid()
@@ -152,6 +165,7 @@ def apply(cfg: SandboxConfig) -> dict[str, object]:
     user = _choose_user(cfg)
     uid = NOBODY if user == "nobody" else os.getuid()
     feats: dict[str, object] = {}
+    parent = os.getppid()
     if os.getuid() == 0:
         feats["namespaces"] = _layer(cfg, "namespaces", _namespaces, cfg, uid)
     else:
@@ -162,6 +176,7 @@ def apply(cfg: SandboxConfig) -> dict[str, object]:
     feats["no_new_privs"] = _layer(
         cfg, "no_new_privs", lambda: _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
                                             "prctl") or True)
+    feats["parent_death_signal"] = _layer(cfg, "parent-death signal", _parent_death_signal, parent)
     feats["landlock"] = _layer(cfg, "landlock", landlock.restrict, cfg.read_paths,
                                [cfg.workdir])
     feats["seccomp"] = _layer(cfg, "seccomp", seccomp_filter.install, not feats["landlock"])

@@ -17,13 +17,18 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from loop.sandbox.childproc import ChildProc, Output
 from loop.sandbox.host import ControllerFailure, Limits
+
+#: Every child is spawned from this one thread, which lives as long as the process: the
+#: kernel's parent-death signal (armed in the child) follows the *thread* that forked, so a
+#: short-lived spawning thread would kill its child early, and the main thread may not be ours.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="armloop-spawner")
 
 
 class ControllerProcess:
@@ -43,7 +48,7 @@ class ControllerProcess:
         self._out = Output(limits.output_bytes)
         self._episode_used = 0.0
         self.closed = False
-        self._spawner: threading.Thread | None = None
+        self._spawner: Future | None = None
         if warm:
             self._spare = self._spawn()
 
@@ -130,6 +135,9 @@ class ControllerProcess:
     # -- internals -----------------------------------------------------------------------------
 
     def _spawn(self) -> ChildProc:
+        return _SPAWNER.submit(self._spawn_here).result()
+
+    def _spawn_here(self) -> ChildProc:
         if self.closed:
             raise ControllerFailure("crash", "the controller host is closed")
         workdir = tempfile.mkdtemp(prefix="c", dir=self.base)
@@ -158,19 +166,15 @@ class ControllerProcess:
 
     def _spawn_spare_async(self) -> None:
         """Popen costs milliseconds: start the next spare off the load path."""
-        def spawn() -> None:
-            try:
-                self._spare = self._spawn()
-            except Exception:  # noqa: BLE001 - the next load spawns synchronously instead
-                self._spare = None
-
-        self._spawner = threading.Thread(target=spawn, name="armloop-spare", daemon=True)
-        self._spawner.start()
+        self._spawner = _SPAWNER.submit(self._spawn_here)
 
     def _join_spawner(self) -> None:
         if self._spawner is not None:
-            self._spawner.join()
-            self._spawner = None
+            future, self._spawner = self._spawner, None
+            try:
+                self._spare = future.result()
+            except Exception:  # noqa: BLE001 - the next load spawns synchronously instead
+                self._spare = None
 
     def _retire(self) -> None:
         if self._child is not None:

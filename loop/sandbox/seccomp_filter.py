@@ -20,6 +20,7 @@ except Exception as exc:  # noqa: BLE001 - degrade: harden.py reports it
 CLONE_THREAD = 0x00010000
 TIOCSTI = 0x5412
 
+PR_SET_PDEATHSIG = 1
 DENIED = (
     "fork vfork execve execveat socket socketpair connect bind listen accept accept4 "
     "ptrace process_vm_readv process_vm_writev mount umount2 unshare setns chroot pivot_root "
@@ -74,7 +75,9 @@ def install(deny_file_writes: bool = False) -> list[str]:
     _deny(f, sc, "kill", sc.Arg(0, sc.NE, me))
     _deny(f, sc, "tgkill", sc.Arg(0, sc.NE, me))
     _deny(f, sc, "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, TIOCSTI))
+    _deny(f, sc, "prctl", sc.Arg(0, sc.EQ, PR_SET_PDEATHSIG))  # keep the kernel's cleanup armed
     if deny_file_writes:
         _deny_file_writes(f, sc)
     f.load()
-    return denied + ["clone(no CLONE_THREAD)", "clone3", "kill/tgkill(others)"]
+    return denied + ["clone(no CLONE_THREAD)", "clone3", "kill/tgkill(others)",
+                     "prctl(PR_SET_PDEATHSIG)"]
