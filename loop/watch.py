@@ -37,6 +37,8 @@ from loop.watch_files import Save, SaveFeed, is_watched
 from loop.watch_lanes import Lane
 from loop.watch_spec import SpecRunner
 
+STOP_WAIT_S = 20.0  # at Ctrl-C, how long a lane may take to finish what it is doing
+
 
 def display_available() -> bool:
     """Whether a PyBullet window can open: ARMLOOP_GUI=0/1 decides, else $DISPLAY / macOS."""
@@ -105,8 +107,10 @@ class Watcher:
         self.feed.stop()
         with self._cond:
             lanes, runners = list(self._lanes.values()), list(self._runners.values())
+        for lane in lanes:  # interrupt them all first, then wait for each
+            lane.stop(timeout=0)
         for lane in lanes:
-            lane.stop()
+            lane.stop(timeout=STOP_WAIT_S)
         for runner in runners:
             if isinstance(runner, ControllerRunner):
                 runner.close()

@@ -116,12 +116,13 @@ class SpecRunner:
         self._loop: Loop | None = None
 
     def interrupt(self) -> None:
-        """Cancel the run in flight (from another thread)."""
+        """Cancel the run in flight; returns at once (the stream is closed on a helper thread,
+        so the thread handing on saves never waits on the network)."""
         with self._lock:
             self._cancel.set()
             loop = self._loop
         if loop is not None:
-            loop.abort()
+            threading.Thread(target=loop.abort, name="armloop-abort", daemon=True).start()
 
     def handle(self, save: Save) -> None:
         with self._lock:
