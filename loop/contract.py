@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import math
+import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +28,8 @@ class Controller:
 
     It is created once per episode and called at the task's control rate. It must not
     block: each call has a time limit, and an exception ends the episode as a failure.
+    The skeleton below is a complete, valid controller that holds the arm still: keep its
+    shape, replace the body of `step` (and `reset`) with the control law.
     """
 
     def __init__(self, robot):
@@ -36,12 +40,24 @@ class Controller:
         `robot.ik(pos, quat=None, q0=None) -> q` (pure functions; pass the current q as q0
         for the nearest solution). Positions are metres in the world frame; z is up and the
         table top is at z = 0; quaternions are (x, y, z, w)."""
+        self.robot = robot
 
     def reset(self, obs):
         """Called once at the start of each episode with the first observation."""
+        self.start = np.array(obs["ee_pos"])
 
     def step(self, obs):
         """Called every control tick with the current observation; returns an action dict."""
+        return {"q": np.array(obs["q"])}
+
+
+# what `step` of the skeleton returns to hold still, by the first mode the task accepts
+HOLD_STILL = {
+    "ee_pos": 'return {"ee_pos": self.start}',
+    "q": 'return {"q": np.array(obs["q"])}',
+    "dq": 'return {"dq": np.zeros(self.robot.dof)}',
+    "tau": 'return {"tau": np.zeros(self.robot.dof)}',
+}
 
 
 @dataclass(frozen=True)
@@ -88,6 +104,21 @@ def _doc(obj: Any) -> str:
     return inspect.cleandoc(obj.__doc__ or "")
 
 
+def _skeleton(modes: tuple[str, ...] | list[str]) -> str:
+    """The skeleton controller: `Controller`'s own code without its docstrings, its `step`
+    holding still in a mode the task accepts."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(Controller)))
+    cls = tree.body[0]
+    cls.body = [f for f in cls.body if isinstance(f, ast.FunctionDef)]
+    for fn in cls.body:
+        if ast.get_docstring(fn) is not None:
+            fn.body = fn.body[1:]
+    mode = next((m for m in HOLD_STILL if m in modes), "q")
+    cls.body[-1].body = ast.parse(HOLD_STILL[mode]).body
+    source = ast.unparse(tree).replace("'", '"').replace("\n\n\n", "\n")
+    return "import numpy as np\n\n" + source.replace("class Controller:\n\n", "class Controller:\n")
+
+
 def contract_text(task: TaskSpec) -> str:
     """The controller contract for one task, as the prompt shows it."""
     from loop.sim.kinds import get_kind
@@ -95,11 +126,11 @@ def contract_text(task: TaskSpec) -> str:
 
     robot = robot_info(task.robot, task.control_dt)
     kind = get_kind(task.kind)
-    lines = [_doc(Controller), "", "```python", "import numpy as np", "", "class Controller:"]
+    lines = [_doc(Controller), ""]
     for meth in ("__init__", "reset", "step"):
         sig = "(self, robot)" if meth == "__init__" else "(self, obs)"
-        doc = _doc(getattr(Controller, meth)).replace("\n", "\n        ")
-        lines += [f"    def {meth}{sig}:", f'        """{doc}"""', ""]
+        lines.append(f"- `{meth}{sig}`: " + _doc(getattr(Controller, meth)).replace("\n", " "))
+    lines += ["", "```python", _skeleton(task.actions)]
     lines += [
         "```",
         "",

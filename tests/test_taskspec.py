@@ -6,6 +6,8 @@ import pytest
 
 from loop.contract import ActionError, contract_text, validate_action
 from loop.errors import TaskSpecError
+from loop.evaluate import evaluate_code
+from loop.extract import extract_code, static_check
 from loop.taskspec import load_task, task_paths
 from robots import robot_info
 
@@ -36,6 +38,19 @@ def test_every_task_loads_and_renders_its_contract(path):
         assert f"`{key}`" in text
     for mode in task.actions:
         assert f"`{mode}`" in text
+
+
+@pytest.mark.parametrize("path", task_paths(), ids=lambda p: p.stem)
+def test_the_contract_skeleton_is_a_valid_controller(path):
+    """The skeleton the prompt shows passes the static check and runs every seed to the end
+    without a controller failure (it holds still, so it does not succeed)."""
+    task = load_task(path)
+    code = extract_code(contract_text(task)).code
+    assert code and "self.robot = robot" in code
+    assert static_check(code) == []
+    result = evaluate_code(task, code, seeds=2, workers=1)
+    assert not result.success
+    assert all(seed.failure is None for seed in result.seeds), result.seeds
 
 
 def test_at_least_six_tasks_of_mine():
