@@ -1,6 +1,6 @@
 """Simulator benchmark: physics steps/s, episode reset, controller load, 5 s episode wall time.
 
-    .venv/bin/python -m bench.sim
+.venv/bin/python -m bench.sim
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def load_and_episode(host: str, n: int = 20) -> tuple[float, float]:
         loads = []
         for i in range(n):
             loads.append(ev.load(code + f"\n# version {i}\n", "controller.py").seconds)
-            time.sleep(0.05)  # let the host warm its next spare, as between iterations
+            time.sleep(0.5)  # let the host warm its next spare, as a generation does
         walls = [r.wall_s for r in ev.simulate(list(range(5)))]
     return 1000 * statistics.median(loads), statistics.median(walls)
 
@@ -79,8 +79,9 @@ def main() -> None:
             rows.append((f"{host} host", f"failed: {exc}", "", None))
             continue
         rows.append((f"controller load, {host} host, ms", f"{load:.2f}", "< 5 ms", 5.0 / load))
-        rows.append((f"5 s episode wall time, {host} host, s", f"{wall:.3f}", "(5 s real time)",
-                     5.0 / wall))
+        rows.append(
+            (f"5 s episode wall time, {host} host, s", f"{wall:.3f}", "(5 s real time)", 5.0 / wall)
+        )
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'value':>12}  {'target':>16}  ratio (>1 = better)")
     for name, value, target, ratio in rows:
