@@ -2,19 +2,23 @@
 
 Prints per-step round-trip latency of ControllerProcess (median, p90), load time into a warm
 spare, and the episode wall time with the hardened child vs InProcessController (the ratio
-the design aims to keep under 1.3x). Needs the simulator for the episode part; without it,
-only the step-loop cost is measured, and the output says so.
+the design aims to keep under 1.3x), unpinned and pinned to one core as sim workers run.
+Needs the simulator for the episode part; without it, only the step-loop cost is measured,
+and the output says so.
 """
 
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from loop.sandbox.host import Limits
 from loop.sandbox.process import ControllerProcess
+from loop.sim.pool import NO_PIN_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 ROBOT = {"name": "panda", "control_dt": 1 / 30}
@@ -116,7 +120,25 @@ def episode_ratio(task: str = "reach", seeds: int = 10, rounds: int = 5) -> dict
             "overhead_per_step_s": (proc - inproc) / n_steps}
 
 
-def main() -> None:
+def pinned_ratio() -> None:
+    """The episode ratio as sim workers run: this process and its controller children pinned
+    to one core (loop/sim/pool.py), printed by a child run of this module."""
+    from loop.sim.pool import core_for, pin_to
+
+    pin_to(core_for(0))
+    ep = episode_ratio()
+    if "error" not in ep:
+        print(f"  pinned to one core, as sim workers run (default): in-process "
+              f"{ep['inprocess_s'] * 1e3:.1f} ms, hardened child {ep['process_s'] * 1e3:.1f} ms, "
+              f"ratio {ep['ratio']:.2f}x (target < 1.3x); "
+              f"{ep['overhead_per_step_s'] * 1e6:.0f} us per step")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--pinned" in argv:
+        pinned_ratio()
+        return
     steps = step_latency()
     print(f"step round trip (ControllerProcess): median {statistics.median(steps) * 1e6:.0f} us,"
           f" p90 {_pct(steps, 0.9) * 1e6:.0f} us  ({len(steps)} steps)")
@@ -128,9 +150,12 @@ def main() -> None:
         print(f"episode ratio: not measured, simulator unavailable ({ep['error']}); "
               "step-loop cost only, above")
         return
-    print(f"episode wall time, task {ep['task']}: in-process {ep['inprocess_s'] * 1e3:.1f} ms, "
-          f"hardened child {ep['process_s'] * 1e3:.1f} ms, ratio {ep['ratio']:.2f}x "
-          f"(target < 1.3x); isolation costs {ep['overhead_per_step_s'] * 1e6:.0f} us per step")
+    print(f"episode wall time, task {ep['task']}:")
+    print(f"  unpinned ({NO_PIN_ENV}=1): in-process {ep['inprocess_s'] * 1e3:.1f} ms, "
+          f"hardened child {ep['process_s'] * 1e3:.1f} ms, ratio {ep['ratio']:.2f}x; "
+          f"{ep['overhead_per_step_s'] * 1e6:.0f} us per step")
+    # most of a step's cost unpinned is waking the other process on an idle core
+    subprocess.run([sys.executable, "-m", "bench.isolation", "--pinned"], cwd=REPO, check=False)
 
 
 if __name__ == "__main__":

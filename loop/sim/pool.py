@@ -22,6 +22,29 @@ from loop.taskspec import TaskSpec
 
 START_TIMEOUT_S = 60.0
 REPO = Path(__file__).resolve().parents[2]
+NO_PIN_ENV = "ARMLOOP_NO_PIN"  # set to 1: leave sim workers free to move between cores
+
+
+def core_for(index: int) -> int | None:
+    """The core worker `index` (and its controller children) runs on, or None to leave it to
+    the scheduler. A worker and its controller take turns (one waits while the other runs),
+    so one core serves both, and each tick's hand-over wakes a process on a busy core rather
+    than on an idle one, which costs a virtual machine ~100 us (`python -m bench.isolation`)."""
+    cores = sorted(os.sched_getaffinity(0))
+    if os.environ.get(NO_PIN_ENV) == "1" or len(cores) < 2:
+        return None
+    return cores[index % len(cores)]
+
+
+def pin_to(core: int | None) -> None:
+    """Pin this process before it starts threads or children: they inherit the affinity."""
+    if core is None:
+        return
+    try:
+        for tid in os.listdir("/proc/self/task"):  # any thread already started, too
+            os.sched_setaffinity(int(tid), {core})
+    except OSError:  # a cpuset that changed under us: run unpinned
+        pass
 
 
 def worker_main(conn: Connection) -> None:
@@ -66,10 +89,12 @@ def worker_main(conn: Connection) -> None:
 class Worker:
     """A sim worker: `python -m loop.sim.pool FD` over a socketpair (no re-import of __main__)."""
 
-    def __init__(self, task: TaskSpec, gui: bool, host: str, limits: Limits) -> None:
+    def __init__(
+        self, task: TaskSpec, gui: bool, host: str, limits: Limits, core: int | None = None
+    ) -> None:
         ours, theirs = socket.socketpair()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "loop.sim.pool", str(theirs.fileno())],
+            [sys.executable, "-m", "loop.sim.pool", str(theirs.fileno()), str(core)],
             pass_fds=(theirs.fileno(),),
             cwd=REPO,
             stdin=subprocess.DEVNULL,
@@ -118,12 +143,12 @@ class SimPool:
         self.task, self.gui, self.host, self.limits = task, gui, host, limits
         self.code: tuple[str, str] | None = None
         self.deadline_s: float | None = None  # override of episode_deadline_s
-        self.workers = [self._new() for _ in range(workers)]
+        self.workers = [self._new(i) for i in range(workers)]
         for w in self.workers:
             w.wait_ready()
 
-    def _new(self) -> Worker:
-        return Worker(self.task, self.gui, self.host, self.limits)
+    def _new(self, index: int) -> Worker:
+        return Worker(self.task, self.gui, self.host, self.limits, core_for(index))
 
     @property
     def episode_deadline_s(self) -> float:
@@ -156,7 +181,7 @@ class SimPool:
 
     def _replace(self, i: int) -> None:
         self.workers[i].kill()
-        w = self._new()
+        w = self._new(i)
         w.wait_ready()
         if self.code is not None:
             w.conn.send(("load", *self.code))
@@ -212,4 +237,5 @@ class SimPool:
 
 
 if __name__ == "__main__":
+    pin_to(int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] != "None" else None)
     worker_main(Connection(int(sys.argv[1])))
