@@ -17,7 +17,7 @@ from typing import Any
 
 from loop.errors import BackendError
 from loop.extract import Extraction, FenceWatcher, extract_code
-from loop.prompting import Attempt, build_messages, render_transcript
+from loop.prompting import Attempt, build_messages, render, render_transcript
 from loop.rundir import STAGES, RunDir, cycle_seconds, generation_share
 
 StageHook = Callable[[int, str, dict[str, Any]], None]
@@ -278,10 +278,12 @@ class Loop:
             raise Cancelled()
         record.reply = watcher.text
         self.rundir.write_iter_file(record.index, "response.md", record.reply)
-        self._generation_events(record, stream, t_request, stopped_early)
+        self._generation_events(record, stream, t_request, stopped_early, request)
         return True
 
-    def _generation_events(self, record, stream, t_request: float, stopped_early: bool) -> None:
+    def _generation_events(
+        self, record, stream, t_request: float, stopped_early: bool, request: Any
+    ) -> None:
         t_first = stream.t_first_token
         t_last = stream.t_last_token or t_first
         if t_first is None:  # no token at all: the whole wait is time to first token
@@ -307,6 +309,8 @@ class Loop:
             tokens_method=getattr(stream, "tokens_method", None),
             stopped_at_code_end=stopped_early,
             finish_reason=getattr(stream, "finish_reason", None),
+            temperature=request.temperature,
+            seed=request.seed,
         )
 
     def _backend_failed(
@@ -357,13 +361,12 @@ class Loop:
         t0 = time.perf_counter()
         if record.repeat_of:
             earlier = next(a for a in self.history if a.index == record.repeat_of)
-            text = (
-                f"This code is the same as attempt {record.repeat_of}, which failed; it was not "
-                f"run again. The feedback on attempt {record.repeat_of} was:\n{earlier.feedback}"
+            text = render(
+                "not_run_repeat", same_as=record.repeat_of, feedback=earlier.feedback.strip()
             )
         else:
             problems = "\n".join(f"- {p}" for p in extraction.problems)
-            text = f"The code was not run: it failed the static check.\n{problems}"
+            text = render("not_run_static", problems=problems)
         record.feedback = text
         self._event(record, "feedback", time.perf_counter() - t0, True, chars=len(text))
 

@@ -107,20 +107,26 @@ def task_message(task: Any, seeds: Sequence[int]) -> str:
 def build_messages(
     task: Any, seeds: Sequence[int], history: Sequence[Attempt], repeat_of: int | None = None
 ) -> list[dict[str, str]]:
-    """System + task, then (after a failure) the last attempt and its feedback."""
+    """System + task, then (after a failure) the last attempt and its feedback.
+
+    After a repeated answer the conversation starts afresh: the failed code is left out (a
+    small model copies the code it sees) and the task message ends with what went wrong."""
     messages = [
         {"role": "system", "content": system_message(task)},
         {"role": "user", "content": task_message(task, seeds)},
     ]
     if not history:
         return messages
+    if repeat_of:
+        original = next((a for a in history if a.index == repeat_of), history[-1])
+        note = render("repeat", same_as=repeat_of, feedback=original.feedback.strip())
+        messages[-1]["content"] += "\n" + note
+        return messages
     last = history[-1]
     answer = (
         f"```python\n{last.code.rstrip()}\n```" if last.code else last.reply.strip() or "(empty)"
     )
     follow_up = render("retry", attempt=last.index, feedback=last.feedback.strip() or "(none)")
-    if repeat_of:
-        follow_up += "\n" + render("repeat", same_as=repeat_of)
     messages += [
         {"role": "assistant", "content": answer},
         {"role": "user", "content": follow_up},

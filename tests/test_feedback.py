@@ -73,7 +73,9 @@ def test_bad_action_shows_the_returned_keys_shapes_values_and_what_is_accepted(r
     assert re.search(r"step\(\) returned: \{'q': 3 values \[-?\d\.\d+, -?\d", text), text
     assert "`ee_pos` (3 values) or `q` (7 values) or `dq` (7 values)" in text
     n = line_of(THREE_JOINTS, "return {'q': goal}")
-    assert f"your step() returns at line {n}: return {{'q': goal}}" in text
+    assert f">> your step() returns at line {n}: return {{'q': goal}}" in text  # marked
+    assert "fix: `q` needs 7 values, one per joint" in text
+    assert "a point (3 values) goes under `ee_pos`" in text
     assert target.score == 0.0 and text.count("step() returned") == 1
 
 

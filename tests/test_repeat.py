@@ -54,14 +54,16 @@ def test_code_with_a_syntax_error_still_compares_without_comments_and_spacing() 
     assert normalise_code(broken) != normalise_code(broken.replace("'q'", "'dq'"))
 
 
-def test_the_repeat_prompt_names_the_attempt_and_keeps_the_feedback() -> None:
+def test_after_a_repeat_the_prompt_starts_afresh_with_the_feedback_but_not_the_code() -> None:
     code = code_of(REPLY)
     history = [
         Attempt(1, REPLY, code, "seeds 0-2 (same failure): exception: IndexError"),
         Attempt(2, REPLY, code, "same as attempt 1", repeat_of=1),
     ]
     messages = build_messages(load_task("reach"), (0, 1, 2), history, repeat_of=1)
+    assert [m["role"] for m in messages] == ["system", "user"]  # no assistant turn to copy
     last = messages[-1]["content"]
-    assert messages[-2]["role"] == "assistant" and code.strip() in messages[-2]["content"]
-    assert "repeated attempt 1" in last and "same as attempt 1" in last
+    assert last.startswith(build_messages(load_task("reach"), (0, 1, 2), [])[-1]["content"])
+    assert "repeated attempt 1" in last and "exception: IndexError" in last
+    assert code.strip() not in last
     assert last.rstrip().endswith("```python block.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from loop.feedback_action import accepted_actions, step_returns
+from loop.feedback_action import accepted_actions, returned_sizes, size_hints, step_returns
 from loop.feedback_code import failing_code
 from loop.sim.scoring import Evaluation, SeedResult
 from loop.taskspec import TaskSpec
@@ -68,13 +68,25 @@ def failure_block(task: TaskSpec, group: list[SeedResult], code: str | None) -> 
 
 
 def bad_action_lines(task: TaskSpec, returned: str, code: str | None) -> list[str]:
+    """What step() returned, what the task accepts, a fix for a size mix-up, and the code's
+    return lines, the ones that return the offending keys marked >>."""
     lines = []
     if returned:
         lines.append(f"  step() returned: {returned.strip()}")
     lines.append(f"  this task accepts exactly one of: {accepted_actions(task)}")
-    for n, source in step_returns(code)[:3]:
-        lines.append(f"  your step() returns at line {n}: {source}")
+    sizes = returned_sizes(returned)
+    lines += [f"  fix: {hint}" for hint in size_hints(task, sizes)]
+    returns = step_returns(code)
+    marked = [(n, src) for n, src in returns if any(_mentions(src, k) for k in sizes)]
+    shown = (marked + [r for r in returns if r not in marked])[:4]
+    for n, source in sorted(shown):
+        mark = ">>" if (n, source) in marked else "  "
+        lines.append(f"{mark} your step() returns at line {n}: {source}")
     return lines
+
+
+def _mentions(source: str, key: str) -> bool:
+    return f'"{key}"' in source or f"'{key}'" in source
 
 
 def behaviour_lines(seeds: Sequence[SeedResult]) -> list[str]:
