@@ -158,3 +158,18 @@ def test_every_tasks_retry_prompt_leaves_room_for_a_reply_in_a_4k_context() -> N
         messages = build_messages(task, (0, 1, 2), history)
         chars = sum(len(m["content"]) for m in messages)
         assert chars / 3.5 + 600 <= 4096, (task.name, chars)
+
+
+def test_a_missing_obs_key_is_answered_with_the_task_s_keys(reach) -> None:
+    _, evaluation, text = run(reach, HEAD + "        return {'ee_pos': obs['center']}\n")
+    assert all(s.failure["kind"] == "exception" for s in evaluation.seeds)
+    assert "KeyError: 'center'" in text
+    assert "fix: `obs` has no key 'center': this task's observation keys are t, q, dq, ee_pos, " \
+        "ee_quat, gripper, target_pos" in text
+
+
+def test_robot_used_outside_init_and_self_attributes_never_set_get_a_fix(reach) -> None:
+    _, _, text = run(reach, HEAD + "        return {'q': robot.ik(obs['target_pos'])}\n")
+    assert "NameError" in text and "use self.robot in reset and step" in text
+    _, _, text = run(reach, HEAD + "        return {'ee_pos': self.goal}\n")
+    assert "fix: self.goal is read before it is set" in text

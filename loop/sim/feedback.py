@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from loop.feedback_action import accepted_actions, returned_sizes, size_hints, step_returns
 from loop.feedback_code import failing_code
+from loop.feedback_hints import exception_hints
 from loop.sim.scoring import Evaluation, SeedResult
 from loop.taskspec import TaskSpec
 
@@ -60,6 +61,7 @@ def failure_block(task: TaskSpec, group: list[SeedResult], code: str | None) -> 
     lines = [f"{seed_list([s.seed for s in group])}{same}: {kind}{when}: {message.strip()}"]
     if failure.get("traceback"):
         lines.append(failing_code(failure["traceback"], code))
+        lines += exception_hints(task, message)
     if failure.get("kind") == "bad_action":
         lines += bad_action_lines(task, returned, code)
     if found and float(found.group(1)) >= 1.0:

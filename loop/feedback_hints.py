@@ -1,0 +1,50 @@
+"""Feedback piece: a one-line fix for the exceptions small models make most, from the task's
+own data (its observation keys, the contract), never from a list of expected answers."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from loop.contract import BASE_OBS, GRIPPER_OBS
+
+KEY_ERROR = re.compile(r"KeyError: ['\"](\w+)['\"]")
+NAME_ERROR = re.compile(r"NameError: name '(\w+)' is not defined")
+NO_ATTRIBUTE = re.compile(r"AttributeError: '(\w+)' object has no attribute '(\w+)'")
+
+
+def obs_keys(task: Any) -> list[str]:
+    from robots import robot_info
+
+    robot = robot_info(task.robot, task.control_dt)
+    base = list(BASE_OBS) + ([GRIPPER_OBS] if robot.has_gripper else [])
+    return [k.name for k in base] + list(task.obs_keys)
+
+
+def exception_hints(task: Any, message: str) -> list[str]:
+    """'fix: ...' lines for a controller exception's message ('KeyError: 'center'' ...)."""
+    hints = []
+    key = KEY_ERROR.search(message)
+    if key and key.group(1) not in obs_keys(task):
+        hints.append(
+            f"`obs` has no key '{key.group(1)}': this task's observation keys are "
+            + ", ".join(obs_keys(task))
+            + "; robot facts (dt, dof, limits, ik, fk) are on self.robot"
+        )
+    name = NAME_ERROR.search(message)
+    if name and name.group(1) == "robot":
+        hints.append(
+            "`robot` is an argument of __init__ only: keep it there (self.robot = robot) "
+            "and use self.robot in reset and step"
+        )
+    elif name and name.group(1) in ("np", "numpy"):
+        hints.append("import numpy as np at the top of the module")
+    elif name and name.group(1) == "obs":
+        hints.append("`obs` is an argument of reset and step only: keep what you need on self")
+    attr = NO_ATTRIBUTE.search(message)
+    if attr and attr.group(1) == "Controller":
+        hints.append(
+            f"self.{attr.group(2)} is read before it is set: set it in __init__ or in reset "
+            "(reset runs before the first step of every episode)"
+        )
+    return [f"  fix: {h}" for h in hints]
