@@ -85,7 +85,7 @@ def share_vs_tps(path: Path, backends: Mapping[str, Any]) -> Path:
         if tps is None or share is None:
             continue
         dot = ax.scatter([tps], [share], s=60)
-        ax.annotate(name, (tps, share), textcoords="offset points", xytext=(5, 5))
+        ax.annotate(name, (tps, share), textcoords="offset points", xytext=(6, -12))
         p = b["projection"]
         if p.get("generation_share") is not None:
             ax.scatter([tps * p["speedup"]], [p["generation_share"]], s=60, facecolors="none",
@@ -95,7 +95,7 @@ def share_vs_tps(path: Path, backends: Mapping[str, Any]) -> Path:
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(ticker.ScalarFormatter())
     ax.xaxis.set_minor_formatter(ticker.NullFormatter())
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.05)
     ax.set_xlabel("median tokens/s (log)")
     ax.set_ylabel("generation share of the cycle")
     ax.set_title("Generation share against model speed (hollow: projected)")
