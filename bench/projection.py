@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from loop import TASKS_DIR
-from loop.backends.testserver import ScriptedServer
+from loop.backends.testserver import ScriptedServer, tokenize
 from loop.bench import bench_command
 
 REPLY = "Here is the controller.\n```python\n{code}```\nThat is all."
@@ -37,14 +37,32 @@ def _profiles(path: Path, servers: dict[str, ScriptedServer]) -> Path:
     return path
 
 
-def paced_comparison(work: Path, trials: int, slow: float = 40.0, fast: float = 400.0) -> dict:
+def padded_reply(tokens: int | None) -> str:
+    """The working reach controller; with `tokens`, prose in front of it brings the streamed
+    part (up to the end of the code block) to that many of the test server's tokens."""
     reply = REPLY.format(code=(TASKS_DIR / "reference" / "reach.py").read_text())
+    if tokens is None:
+        return reply
+    used = len(tokenize(reply.split("```\nThat is all.")[0] + "```"))
+    return "This moves the arm to the target. " * max(0, (tokens - used) // 7) + reply
+
+
+def paced_comparison(
+    work: Path,
+    trials: int,
+    slow: float = 40.0,
+    fast: float = 400.0,
+    first_token: float = 0.2,
+    reply_tokens: int | None = None,
+) -> dict:
+    reply = padded_reply(reply_tokens)
     ratio = fast / slow
-    with ScriptedServer(reply, tokens_per_s=slow, first_token_delay=0.2) as s_slow, \
-            ScriptedServer(reply, tokens_per_s=fast, first_token_delay=0.2) as s_fast:
+    with ScriptedServer(reply, tokens_per_s=slow, first_token_delay=first_token) as s_slow, \
+            ScriptedServer(reply, tokens_per_s=fast, first_token_delay=first_token) as s_fast:
         config = _profiles(work / "armloop.toml", {"slow": s_slow, "fast": s_fast})
+        out = work / f"paced-{slow:g}-{fast:g}"
         data = bench_command("slow,fast", "reach", trials=trials, max_iters=2, seeds=1,
-                             speedup=ratio, config=config, out=work / "paced", parallel=1)
+                             speedup=ratio, config=config, out=out, parallel=1)
     return {"ratio": ratio, **data["backends"]}
 
 
@@ -94,6 +112,18 @@ def main(argv: list[str] | None = None) -> None:
         work = Path(tmp)
         result = paced_comparison(work, args.trials)
         print_paced(result)
+        # the announced speeds (65 and 1,000 tokens/s), 0.5 s to the first token for both, and
+        # a reply as long as the embedded model's reach answers (~390 tokens)
+        result = paced_comparison(
+            work, args.trials, slow=65.0, fast=1000.0, first_token=0.5, reply_tokens=400
+        )
+        print("\nthe announced speeds, 65 vs 1,000 tokens/s, 0.5 s to first token for both, "
+              "400-token reply:")
+        print_paced(result)
+        slow, fast = result["slow"], result["fast"]
+        print(f"cycle {slow['cycle_s_median']:.2f} s -> {fast['cycle_s_median']:.2f} s: "
+              f"{slow['cycle_s_median'] / fast['cycle_s_median']:.1f}x shorter for "
+              f"{result['ratio']:.1f}x faster generation")
         if args.no_model:
             return
         if importlib.util.find_spec("llama_cpp") is None:
