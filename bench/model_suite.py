@@ -48,6 +48,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="no new runs: aggregate the finished trials already in this runs directory",
     )
     p.add_argument("--commit", default=None, help="with --from-runs: the commit that ran them")
+    p.add_argument(
+        "--merge",
+        default=None,
+        help="no new runs: join the saved results of these labels (comma-separated, one task "
+        "each at most) into --label",
+    )
     return p.parse_args(argv)
 
 
@@ -196,6 +202,33 @@ def from_runs(args: argparse.Namespace) -> dict:
     }
 
 
+def merge(label: str, parts: list[str]) -> dict:
+    """One result from several saved ones (say reach run in one invocation, push in another);
+    each part's settings are kept, and a task found in two parts is refused."""
+    loaded = [json.loads((RESULTS / f"model_suite_{p}.json").read_text()) for p in parts]
+    tasks: dict[str, dict] = {}
+    for part, res in zip(parts, loaded, strict=True):
+        for name, agg in res["tasks"].items():
+            if name in tasks:
+                raise SystemExit(f"task {name!r} is in more than one of {parts}: merge one of each")
+            tasks[name] = {**agg, "from": part}
+    first = loaded[0]["settings"]
+    return {
+        "label": label,
+        "settings": {
+            "tasks": list(tasks),
+            "trials": {name: agg["trials"] for name, agg in tasks.items()},
+            "max_iters": first["max_iters"],
+            "seeds_per_trial": first["seeds_per_trial"],
+            "model": first["model"],
+            "git_commit": ",".join(dict.fromkeys(r["settings"]["git_commit"] for r in loaded)),
+            "merged_from": {p: r["settings"] for p, r in zip(parts, loaded, strict=True)},
+        },
+        "wall_s": sum(r.get("wall_s", 0.0) for r in loaded),
+        "tasks": tasks,
+    }
+
+
 def _git_commit() -> str:
     import subprocess
 
@@ -223,6 +256,12 @@ ROWS = (
 )
 
 
+def _trials(trials: int | dict[str, int]) -> str:
+    if isinstance(trials, dict):
+        return ",".join(f"{task}:{n}" for task, n in trials.items())
+    return str(trials)
+
+
 def table(results: dict[str, dict]) -> str:
     """One block per task; one column per label (before, after)."""
     labels = list(results)
@@ -230,7 +269,7 @@ def table(results: dict[str, dict]) -> str:
     for label, res in results.items():
         s = res["settings"]
         lines.append(
-            f"{label}: tasks={','.join(s['tasks'])} trials={s['trials']} "
+            f"{label}: tasks={','.join(s['tasks'])} trials={_trials(s['trials'])} "
             f"max_iters={s['max_iters']} model={s['model']} commit={s['git_commit']}"
         )
     tasks = list(dict.fromkeys(t for r in results.values() for t in r["tasks"]))
@@ -255,7 +294,10 @@ def saved() -> dict[str, dict]:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if not args.table_only:
-        result = from_runs(args) if args.from_runs else run(args)
+        if args.merge:
+            result = merge(args.label, [m.strip() for m in args.merge.split(",") if m.strip()])
+        else:
+            result = from_runs(args) if args.from_runs else run(args)
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / f"model_suite_{args.label}.json").write_text(json.dumps(result, indent=2))
     results = saved()
