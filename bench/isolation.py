@@ -30,8 +30,15 @@ class Controller:
     def step(self, obs):
         return {"ee_pos": obs["target_pos"]}
 """
-OBS = {"t": 0.0, "q": [0.1] * 7, "dq": [0.0] * 7, "ee_pos": [0.4, 0.0, 0.5],
-       "ee_quat": [0.0, 0.0, 0.0, 1.0], "gripper": 0.04, "target_pos": [0.5, 0.1, 0.3]}
+OBS = {
+    "t": 0.0,
+    "q": [0.1] * 7,
+    "dq": [0.0] * 7,
+    "ee_pos": [0.4, 0.0, 0.5],
+    "ee_quat": [0.0, 0.0, 0.0, 1.0],
+    "gripper": 0.04,
+    "target_pos": [0.5, 0.1, 0.3],
+}
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -116,8 +123,13 @@ def episode_ratio(task: str = "reach", seeds: int = 10, rounds: int = 5) -> dict
             bench.close()
     inproc, proc = (statistics.median(times[k]) for k in ("inprocess", "process"))
     n_steps = benches["process"].task.n_ticks
-    return {"task": task, "inprocess_s": inproc, "process_s": proc, "ratio": proc / inproc,
-            "overhead_per_step_s": (proc - inproc) / n_steps}
+    return {
+        "task": task,
+        "inprocess_s": inproc,
+        "process_s": proc,
+        "ratio": proc / inproc,
+        "overhead_per_step_s": (proc - inproc) / n_steps,
+    }
 
 
 def pinned_ratio() -> None:
@@ -128,10 +140,12 @@ def pinned_ratio() -> None:
     pin_to(core_for(0))
     ep = episode_ratio()
     if "error" not in ep:
-        print(f"  pinned to one core, as sim workers run (default): in-process "
-              f"{ep['inprocess_s'] * 1e3:.1f} ms, hardened child {ep['process_s'] * 1e3:.1f} ms, "
-              f"ratio {ep['ratio']:.2f}x (target < 1.3x); "
-              f"{ep['overhead_per_step_s'] * 1e6:.0f} us per step")
+        print(
+            f"  pinned to one core, as sim workers run (default): in-process "
+            f"{ep['inprocess_s'] * 1e3:.1f} ms, hardened child {ep['process_s'] * 1e3:.1f} ms, "
+            f"ratio {ep['ratio']:.2f}x (target < 1.3x); "
+            f"{ep['overhead_per_step_s'] * 1e6:.0f} us per step"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -140,20 +154,28 @@ def main(argv: list[str] | None = None) -> None:
         pinned_ratio()
         return
     steps = step_latency()
-    print(f"step round trip (ControllerProcess): median {statistics.median(steps) * 1e6:.0f} us,"
-          f" p90 {_pct(steps, 0.9) * 1e6:.0f} us  ({len(steps)} steps)")
+    print(
+        f"step round trip (ControllerProcess): median {statistics.median(steps) * 1e6:.0f} us,"
+        f" p90 {_pct(steps, 0.9) * 1e6:.0f} us  ({len(steps)} steps)"
+    )
     loads = warm_load()
-    print(f"load into a warm spare: median {statistics.median(loads) * 1e3:.2f} ms, "
-          f"p90 {_pct(loads, 0.9) * 1e3:.2f} ms  (target < 5 ms)")
+    print(
+        f"load into a warm spare: median {statistics.median(loads) * 1e3:.2f} ms, "
+        f"p90 {_pct(loads, 0.9) * 1e3:.2f} ms  (target < 5 ms)"
+    )
     ep = episode_ratio()
     if "error" in ep:
-        print(f"episode ratio: not measured, simulator unavailable ({ep['error']}); "
-              "step-loop cost only, above")
+        print(
+            f"episode ratio: not measured, simulator unavailable ({ep['error']}); "
+            "step-loop cost only, above"
+        )
         return
     print(f"episode wall time, task {ep['task']}:")
-    print(f"  unpinned ({NO_PIN_ENV}=1): in-process {ep['inprocess_s'] * 1e3:.1f} ms, "
-          f"hardened child {ep['process_s'] * 1e3:.1f} ms, ratio {ep['ratio']:.2f}x; "
-          f"{ep['overhead_per_step_s'] * 1e6:.0f} us per step")
+    print(
+        f"  unpinned ({NO_PIN_ENV}=1): in-process {ep['inprocess_s'] * 1e3:.1f} ms, "
+        f"hardened child {ep['process_s'] * 1e3:.1f} ms, ratio {ep['ratio']:.2f}x; "
+        f"{ep['overhead_per_step_s'] * 1e6:.0f} us per step"
+    )
     # most of a step's cost unpinned is waking the other process on an idle core
     subprocess.run([sys.executable, "-m", "bench.isolation", "--pinned"], cwd=REPO, check=False)
 

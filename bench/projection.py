@@ -57,49 +57,77 @@ def paced_comparison(
 ) -> dict:
     reply = padded_reply(reply_tokens)
     ratio = fast / slow
-    with ScriptedServer(reply, tokens_per_s=slow, first_token_delay=first_token) as s_slow, \
-            ScriptedServer(reply, tokens_per_s=fast, first_token_delay=first_token) as s_fast:
+    with (
+        ScriptedServer(reply, tokens_per_s=slow, first_token_delay=first_token) as s_slow,
+        ScriptedServer(reply, tokens_per_s=fast, first_token_delay=first_token) as s_fast,
+    ):
         config = _profiles(work / "armloop.toml", {"slow": s_slow, "fast": s_fast})
         out = work / f"paced-{slow:g}-{fast:g}"
-        data = bench_command("slow,fast", "reach", trials=trials, max_iters=2, seeds=1,
-                             speedup=ratio, config=config, out=out, parallel=1)
+        data = bench_command(
+            "slow,fast",
+            "reach",
+            trials=trials,
+            max_iters=2,
+            seeds=1,
+            speedup=ratio,
+            config=config,
+            out=out,
+            parallel=1,
+        )
     return {"ratio": ratio, **data["backends"]}
 
 
 def print_paced(result: dict) -> None:
     slow, fast, k = result["slow"], result["fast"], result["ratio"]
     print()
-    print(f"paced servers: slow {slow['tokens_per_s_median']:.0f} tok/s, "
-          f"fast {fast['tokens_per_s_median']:.0f} tok/s, projection {k:g}x")
+    print(
+        f"paced servers: slow {slow['tokens_per_s_median']:.0f} tok/s, "
+        f"fast {fast['tokens_per_s_median']:.0f} tok/s, projection {k:g}x"
+    )
     print(f"{'':<28} {'slow':>9} {'fast':>9}")
-    print(f"{'generation share':<28} {slow['generation_share']:>9.1%} "
-          f"{fast['generation_share']:>9.1%}")
-    print(f"{'measured cycle (median, s)':<28} {slow['cycle_s_median']:>9.3f} "
-          f"{fast['cycle_s_median']:>9.3f}")
+    print(
+        f"{'generation share':<28} {slow['generation_share']:>9.1%} "
+        f"{fast['generation_share']:>9.1%}"
+    )
+    print(
+        f"{'measured cycle (median, s)':<28} {slow['cycle_s_median']:>9.3f} "
+        f"{fast['cycle_s_median']:>9.3f}"
+    )
     projected, measured = slow["projection"]["cycle_s"], fast["cycle_s_median"]
-    print(f"slow projected {k:g}x: {projected:.3f} s vs fast measured {measured:.3f} s -> "
-          f"error ratio {projected / measured - 1:+.1%} (test bound: 15%)")
+    print(
+        f"slow projected {k:g}x: {projected:.3f} s vs fast measured {measured:.3f} s -> "
+        f"error ratio {projected / measured - 1:+.1%} (test bound: 15%)"
+    )
     p_tts, m_tts = slow["projection"]["time_to_success_s"], fast["time_to_success_s_median"]
-    print(f"time to success: projected {p_tts:.3f} s vs measured {m_tts:.3f} s -> "
-          f"{p_tts / m_tts - 1:+.1%}")
+    print(
+        f"time to success: projected {p_tts:.3f} s vs measured {m_tts:.3f} s -> "
+        f"{p_tts / m_tts - 1:+.1%}"
+    )
 
 
 def model_projection(work: Path, trials: int, speedup: float = 15.0) -> None:
     t0 = time.perf_counter()
-    data = bench_command("local", "reach", trials=trials, max_iters=1, seeds=1,
-                         speedup=speedup, out=work / "model")
+    data = bench_command(
+        "local", "reach", trials=trials, max_iters=1, seeds=1, speedup=speedup, out=work / "model"
+    )
     wall = time.perf_counter() - t0
     b = data["backends"]["local"]
     p = b["projection"]
     print()
-    print(f"embedded model ({b['model']}), reach, {trials} trial(s) x 1 iteration, "
-          f"bench took {wall:.0f} s")
-    print(f"  measured: cycle {b['cycle_s_median']:.1f} s, generation share "
-          f"{b['generation_share']:.0%}, {b['tokens_per_s_median'] or 0:.1f} tok/s, "
-          f"TTFT {b['ttft_s_median']:.2f} s")
-    print(f"  {speedup:g}x faster generation: cycle {p['cycle_s']:.1f} s "
-          f"({b['cycle_s_median'] / p['cycle_s']:.1f}x shorter end to end), generation share "
-          f"{p['generation_share']:.0%}")
+    print(
+        f"embedded model ({b['model']}), reach, {trials} trial(s) x 1 iteration, "
+        f"bench took {wall:.0f} s"
+    )
+    print(
+        f"  measured: cycle {b['cycle_s_median']:.1f} s, generation share "
+        f"{b['generation_share']:.0%}, {b['tokens_per_s_median'] or 0:.1f} tok/s, "
+        f"TTFT {b['ttft_s_median']:.2f} s"
+    )
+    print(
+        f"  {speedup:g}x faster generation: cycle {p['cycle_s']:.1f} s "
+        f"({b['cycle_s_median'] / p['cycle_s']:.1f}x shorter end to end), generation share "
+        f"{p['generation_share']:.0%}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -117,13 +145,17 @@ def main(argv: list[str] | None = None) -> None:
         result = paced_comparison(
             work, args.trials, slow=65.0, fast=1000.0, first_token=0.5, reply_tokens=400
         )
-        print("\nthe announced speeds, 65 vs 1,000 tokens/s, 0.5 s to first token for both, "
-              "400-token reply:")
+        print(
+            "\nthe announced speeds, 65 vs 1,000 tokens/s, 0.5 s to first token for both, "
+            "400-token reply:"
+        )
         print_paced(result)
         slow, fast = result["slow"], result["fast"]
-        print(f"cycle {slow['cycle_s_median']:.2f} s -> {fast['cycle_s_median']:.2f} s: "
-              f"{slow['cycle_s_median'] / fast['cycle_s_median']:.1f}x shorter for "
-              f"{result['ratio']:.1f}x faster generation")
+        print(
+            f"cycle {slow['cycle_s_median']:.2f} s -> {fast['cycle_s_median']:.2f} s: "
+            f"{slow['cycle_s_median'] / fast['cycle_s_median']:.1f}x shorter for "
+            f"{result['ratio']:.1f}x faster generation"
+        )
         if args.no_model:
             return
         if importlib.util.find_spec("llama_cpp") is None:

@@ -9,12 +9,27 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-CANARIES = {"OPENAI_API_KEY": "sk-canary-openai-5d1e8b07", "ANTHROPIC_API_KEY":
-            "sk-ant-canary-93c4e21f"}
-PWNED = [Path("/tmp/armloop_pwned"), REPO / "armloop_pwned", Path("/etc/armloop_pwned"),
-         Path("/root/armloop_pwned"), Path.home() / "armloop_pwned"]
-SKIP_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "runs",
-             "node_modules", "armloop.egg-info"}
+CANARIES = {
+    "OPENAI_API_KEY": "sk-canary-openai-5d1e8b07",
+    "ANTHROPIC_API_KEY": "sk-ant-canary-93c4e21f",
+}
+PWNED = [
+    Path("/tmp/armloop_pwned"),
+    REPO / "armloop_pwned",
+    Path("/etc/armloop_pwned"),
+    Path("/root/armloop_pwned"),
+    Path.home() / "armloop_pwned",
+]
+SKIP_DIRS = {
+    ".git",
+    ".venv",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    "runs",
+    "node_modules",
+    "armloop.egg-info",
+}
 PLANTED_NAMES = ("armloop_pwned", "inside.txt")
 
 
@@ -106,8 +121,9 @@ class Listener:
 def controller_source(path: Path, port: int) -> str:
     """A corpus file made concrete for a real episode: the sandbox tests pass the listener's
     port and the repo path in the observation; a real task's observation has neither."""
-    return (path.read_text().replace('obs["port"]', str(port))
-            .replace('obs["repo"]', repr(str(REPO))))
+    return (
+        path.read_text().replace('obs["port"]', str(port)).replace('obs["repo"]', repr(str(REPO)))
+    )
 
 
 def _read(path: str) -> bytes:

@@ -17,15 +17,22 @@ TEST_LIMITS = Limits(load_s=10.0, init_s=5.0, step_s=2.0, episode_s=10.0)
 
 
 def obs(**extra: Any) -> dict[str, Any]:
-    base = {"t": 0.0, "q": [0.0] * 7, "dq": [0.0] * 7, "ee_pos": [0.4, 0.0, 0.5],
-            "ee_quat": [0.0, 0.0, 0.0, 1.0], "target_pos": [0.5, 0.1, 0.3], "repo": str(REPO)}
+    base = {
+        "t": 0.0,
+        "q": [0.0] * 7,
+        "dq": [0.0] * 7,
+        "ee_pos": [0.4, 0.0, 0.5],
+        "ee_quat": [0.0, 0.0, 0.0, 1.0],
+        "target_pos": [0.5, 0.1, 0.3],
+        "repo": str(REPO),
+    }
     base.update(extra)
     return base
 
 
 @dataclass
 class Outcome:
-    kind: str                      # "action" or a ControllerFailure kind
+    kind: str  # "action" or a ControllerFailure kind
     action: dict[str, Any] | None
     failure: ControllerFailure | None
     output: str
@@ -37,8 +44,13 @@ class Outcome:
         return f"{self.action!r} {failure!r} {self.output}"
 
 
-def run(code: str, filename: str = "controller.py", steps: int = 3, limits: Limits = TEST_LIMITS,
-        observation: dict[str, Any] | None = None) -> Outcome:
+def run(
+    code: str,
+    filename: str = "controller.py",
+    steps: int = 3,
+    limits: Limits = TEST_LIMITS,
+    observation: dict[str, Any] | None = None,
+) -> Outcome:
     host = ControllerProcess(limits)
     start = time.monotonic()
     action, failure, pids = None, None, []

@@ -37,8 +37,12 @@ PNGS = ("stages.png", "time_to_success.png", "share_vs_tokens_per_s.png")
 def profiles(path: Path, servers: dict[str, ScriptedServer], priced: bool = True) -> Path:
     lines = []
     for name, server in servers.items():
-        lines += [f"[backends.{name}]", 'backend = "openai"', f'base_url = "{server.url}"',
-                  f'model = "{name}-model"']
+        lines += [
+            f"[backends.{name}]",
+            'backend = "openai"',
+            f'base_url = "{server.url}"',
+            f'model = "{name}-model"',
+        ]
         if priced:
             lines += ["price_in_per_mtok = 0.5", "price_out_per_mtok = 2.0"]
         lines.append("")
@@ -81,8 +85,9 @@ def check_outputs(out: Path, backends: list[str], tasks: list[str], trials: int)
 
 
 def test_plan_same_seeds_per_trial_for_every_backend(tmp_path: Path) -> None:
-    specs = plan(["a", "b"], ["reach", "push"], trials=3, seeds=2, max_iters=4, out=tmp_path,
-                 config=None)
+    specs = plan(
+        ["a", "b"], ["reach", "push"], trials=3, seeds=2, max_iters=4, out=tmp_path, config=None
+    )
     assert len(specs) == 12
     assert [s.backend for s in specs[:4]] == ["a", "b", "a", "b"]  # backends alternate
     by_trial = {}
@@ -109,8 +114,17 @@ def test_token_rate_alone_moves_share_and_projection_holds(tmp_path: Path) -> No
     with paced({"slow": 40, "fast": 400}, PLANNED) as servers:
         config = profiles(tmp_path / "armloop.toml", servers)
         out = tmp_path / "bench"
-        bench_command("slow,fast", "reach", trials=2, max_iters=2, seeds=1, speedup=10,
-                      config=config, out=out, parallel=1)
+        bench_command(
+            "slow,fast",
+            "reach",
+            trials=2,
+            max_iters=2,
+            seeds=1,
+            speedup=10,
+            config=config,
+            out=out,
+            parallel=1,
+        )
     data = check_outputs(out, ["slow", "fast"], ["reach"], trials=2)
     slow, fast = data["backends"]["slow"], data["backends"]["fast"]
     for b in (slow, fast):
@@ -128,11 +142,13 @@ def test_broken_then_working_and_rerun_keeps_finished_trials(tmp_path: Path) -> 
     with paced({"quick": 2000}, broken_then_working, delay=0.0) as servers:
         config = profiles(tmp_path / "armloop.toml", servers, priced=False)
         out = tmp_path / "bench"
-        data = bench_command("quick", "reach", trials=1, max_iters=3, seeds=1, config=config,
-                             out=out)
+        data = bench_command(
+            "quick", "reach", trials=1, max_iters=3, seeds=1, config=config, out=out
+        )
         calls = len(servers["quick"].tokens_sent)
-        again = bench_command("quick", "reach", trials=1, max_iters=3, seeds=1, config=config,
-                              out=out)
+        again = bench_command(
+            "quick", "reach", trials=1, max_iters=3, seeds=1, config=config, out=out
+        )
         assert len(servers["quick"].tokens_sent) == calls  # nothing ran again
     b = data["backends"]["quick"]
     assert b["iterations_to_success_median"] == 2 and b["iterations"] == 2
@@ -146,10 +162,13 @@ def test_broken_then_working_and_rerun_keeps_finished_trials(tmp_path: Path) -> 
 
 def test_dead_backend_is_a_recorded_failure(tmp_path: Path) -> None:
     config = tmp_path / "armloop.toml"
-    config.write_text('[backends.dead]\nbackend = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n'
-                      'model = "x"\nmax_attempts = 1\nconnect_s = 0.5\n')
-    data = bench_command("dead", "reach", trials=1, max_iters=3, seeds=1, config=config,
-                         out=tmp_path / "bench")
+    config.write_text(
+        '[backends.dead]\nbackend = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n'
+        'model = "x"\nmax_attempts = 1\nconnect_s = 0.5\n'
+    )
+    data = bench_command(
+        "dead", "reach", trials=1, max_iters=3, seeds=1, config=config, out=tmp_path / "bench"
+    )
     b = data["backends"]["dead"]
     assert b["success_rate"] == 0.0 and b["time_to_success_s_median"] is None
 
@@ -168,14 +187,27 @@ def test_ray_executor_gives_the_local_results(tmp_path: Path, local_ray) -> None
         results = {}
         for executor in ("local", "ray"):
             results[executor] = bench_command(
-                "fast", "reach", trials=2, max_iters=2, seeds=1, config=config,
-                out=tmp_path / executor, executor=executor,
+                "fast",
+                "reach",
+                trials=2,
+                max_iters=2,
+                seeds=1,
+                config=config,
+                out=tmp_path / executor,
+                executor=executor,
             )["backends"]["fast"]
     local, ray = results["local"], results["ray"]
     check_outputs(tmp_path / "ray", ["fast"], ["reach"], trials=2)
     assert local["iterations_to_success_median"] == 2
-    for key in ("trials", "successes", "iterations", "success_rate",
-                "iterations_to_success_median", "tokens_per_success", "cost_per_success_usd"):
+    for key in (
+        "trials",
+        "successes",
+        "iterations",
+        "success_rate",
+        "iterations_to_success_median",
+        "tokens_per_success",
+        "cost_per_success_usd",
+    ):
         assert ray[key] == local[key], key
     assert ray["cycle_s_median"] == pytest.approx(local["cycle_s_median"], rel=0.5)
 
@@ -185,8 +217,9 @@ def test_bench_embedded_model_against_a_paced_server(tmp_path: Path) -> None:
     with paced({"paced": 400}, WORKING) as servers:
         config = profiles(tmp_path / "armloop.toml", servers)
         out = tmp_path / "bench"
-        bench_command("local,paced", "reach", trials=1, max_iters=1, seeds=1, config=config,
-                      out=out)
+        bench_command(
+            "local,paced", "reach", trials=1, max_iters=1, seeds=1, config=config, out=out
+        )
     data = check_outputs(out, ["local", "paced"], ["reach"], trials=1)
     local = data["backends"]["local"]
     assert local["iterations"] == 1 and local["tokens_per_s_median"] > 0

@@ -2,7 +2,7 @@
 
 from loop.extract import FenceWatcher, extract_code, static_check
 
-GOOD = '''import numpy as np
+GOOD = """import numpy as np
 
 class Controller:
     def __init__(self, robot):
@@ -13,7 +13,7 @@ class Controller:
 
     def step(self, obs):
         return {"ee_pos": obs["target_pos"]}
-'''
+"""
 
 
 def fenced(code: str, lang: str = "python") -> str:

@@ -12,19 +12,18 @@ from loop.feedback_code import code_context, failing_code, origins
 from loop.sim.feedback import clip, load_feedback, seed_list
 from loop.taskspec import load_task
 
-HEAD = "import numpy as np\n\n\nclass Controller:\n    def __init__(self, robot):\n" \
-    "        self.robot = robot\n\n    def reset(self, obs):\n" \
+HEAD = (
+    "import numpy as np\n\n\nclass Controller:\n    def __init__(self, robot):\n"
+    "        self.robot = robot\n\n    def reset(self, obs):\n"
     "        self.start = np.array(obs['ee_pos'])\n\n    def step(self, obs):\n"
+)
 
 INDEX_ERROR = HEAD + (
     "        target = obs['target_pos'][0]\n"
     "        x = target[0] + 0.1  # the failing line\n"
     "        return {'ee_pos': obs['target_pos']}\n"
 )
-THREE_JOINTS = HEAD + (
-    "        goal = obs['target_pos']\n"
-    "        return {'q': goal}\n"
-)
+THREE_JOINTS = HEAD + ("        goal = obs['target_pos']\n        return {'q': goal}\n")
 SLOW = HEAD + (
     "        goal = self.start + 0.05 * obs['t'] * (obs['target_pos'] - self.start)\n"
     "        return {'ee_pos': goal}\n"
@@ -164,8 +163,10 @@ def test_a_missing_obs_key_is_answered_with_the_task_s_keys(reach) -> None:
     _, evaluation, text = run(reach, HEAD + "        return {'ee_pos': obs['center']}\n")
     assert all(s.failure["kind"] == "exception" for s in evaluation.seeds)
     assert "KeyError: 'center'" in text
-    assert "fix: `obs` has no key 'center': this task's observation keys are t, q, dq, ee_pos, " \
+    assert (
+        "fix: `obs` has no key 'center': this task's observation keys are t, q, dq, ee_pos, "
         "ee_quat, gripper, target_pos" in text
+    )
 
 
 def test_robot_used_outside_init_and_self_attributes_never_set_get_a_fix(reach) -> None:

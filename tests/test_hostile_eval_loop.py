@@ -47,9 +47,9 @@ HOSTILE = Path(__file__).parent / "hostile"
 FIXTURES = sorted(HOSTILE.glob("*.py"))
 IDS = [p.stem for p in FIXTURES]
 ARMLOOP = [str(Path(sys.executable).with_name("armloop"))]  # the installed CLI
-PARALLEL = 3             # `armloop eval` processes at once
-EVAL_KILL_S = 150.0      # a run still going after this is killed and fails its test
-BOUND_S = 60.0           # "bounded time": well above the worst sandbox deadline (~43 s)
+PARALLEL = 3  # `armloop eval` processes at once
+EVAL_KILL_S = 150.0  # a run still going after this is killed and fails its test
+BOUND_S = 60.0  # "bounded time": well above the worst sandbox deadline (~43 s)
 REFERENCE = (REPO / "tasks" / "reference" / "reach.py").read_text()
 
 
@@ -92,11 +92,25 @@ class EvalRun:
         out, err = (open(self.cwd.parent / n, "wb") for n in ("stdout", "stderr"))
         tmp = self.cwd.parent / "tmp"
         tmp.mkdir()
-        argv = [*ARMLOOP, "eval", "reach", "--controller", f"{self.stem}.py", "--seeds", "1",
-                "--json"]
-        self.proc = subprocess.Popen(argv, cwd=self.cwd, stdout=out, stderr=err,
-                                     stdin=subprocess.DEVNULL, start_new_session=True,
-                                     env=canary_env_for(self.cwd.parent))
+        argv = [
+            *ARMLOOP,
+            "eval",
+            "reach",
+            "--controller",
+            f"{self.stem}.py",
+            "--seeds",
+            "1",
+            "--json",
+        ]
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=self.cwd,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=canary_env_for(self.cwd.parent),
+        )
         out.close()
         err.close()
         self.started = time.monotonic()
@@ -117,8 +131,13 @@ class EvalRun:
 
 
 def canary_env_for(folder: Path) -> dict[str, str]:
-    env = {**os.environ, **CANARIES, "TMPDIR": str(folder / "tmp"),
-           "HOME": str(folder / "home"), "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        **CANARIES,
+        "TMPDIR": str(folder / "tmp"),
+        "HOME": str(folder / "home"),
+        "PYTHONPATH": str(REPO),
+    }
     env.pop("DISPLAY", None)
     return env
 
@@ -213,8 +232,9 @@ def test_loop_contains(path: Path, evaluator: Evaluator, tmp_path: Path, capfd) 
     before = snapshot()
     start = time.monotonic()
     try:
-        summary = run_loop(evaluator, fenced(controller_source(path, listener.port)),
-                           tmp_path / "run")
+        summary = run_loop(
+            evaluator, fenced(controller_source(path, listener.port)), tmp_path / "run"
+        )
         seconds = time.monotonic() - start
         assert not listener.connected(), "the controller reached a loopback listener"
     finally:
@@ -235,8 +255,9 @@ def test_loop_contains(path: Path, evaluator: Evaluator, tmp_path: Path, capfd) 
     assert not pwned_files()
 
 
-def test_the_shared_simulator_still_scores_the_reference(evaluator: Evaluator,
-                                                         tmp_path: Path) -> None:
+def test_the_shared_simulator_still_scores_the_reference(
+    evaluator: Evaluator, tmp_path: Path
+) -> None:
     """After the whole corpus, the same warm worker still runs honest code to success."""
     summary = run_loop(evaluator, fenced(REFERENCE), tmp_path / "run", static_check=True)
     assert summary["success"]

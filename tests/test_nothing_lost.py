@@ -43,8 +43,9 @@ def wait_for(out: Path, proc: subprocess.Popen, iteration: int, stage: str) -> N
         path = out / "events.jsonl"
         if path.exists():
             lines = path.read_text().splitlines()
-            if any(f'"iteration": {iteration}' in ln and f'"stage": "{stage}"' in ln
-                   for ln in lines):
+            if any(
+                f'"iteration": {iteration}' in ln and f'"stage": "{stage}"' in ln for ln in lines
+            ):
                 return
         time.sleep(0.02)
     raise AssertionError(f"no {stage} event for iteration {iteration} within {START_S} s")
@@ -52,9 +53,15 @@ def wait_for(out: Path, proc: subprocess.Popen, iteration: int, stage: str) -> N
 
 def armloop(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("wb") as fh:
-        return subprocess.Popen([ARMLOOP, *args], stdout=fh, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env, cwd=REPO,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [ARMLOOP, *args],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=REPO,
+            start_new_session=True,
+        )
 
 
 @pytest.mark.parametrize("target", ["group", "main"])
@@ -66,8 +73,22 @@ def test_kill_9_then_resume(target: str, tmp_path: Path) -> None:
     marker = str(tmp)  # in sim workers' environment (TMPDIR), in children's command lines
     env = {**os.environ, **CANARIES, "TMPDIR": marker}
     with ScriptedServer([fenced(BROKEN), fenced(REFERENCE)], tokens_per_s=TOKENS_PER_S) as srv:
-        args = ["run", "reach", "--backend", "openai", "--base-url", srv.url, "--model",
-                "scripted", "--max-iters", "3", "--seeds", "1", "--out", str(out)]
+        args = [
+            "run",
+            "reach",
+            "--backend",
+            "openai",
+            "--base-url",
+            srv.url,
+            "--model",
+            "scripted",
+            "--max-iters",
+            "3",
+            "--seeds",
+            "1",
+            "--out",
+            str(out),
+        ]
         proc = armloop(args, env, tmp_path / "first.log")
         try:
             wait_for(out, proc, 2, "ttft")  # iteration 2's reply is streaming
@@ -104,8 +125,7 @@ def test_kill_9_then_resume(target: str, tmp_path: Path) -> None:
     for index in (1, 2, 3):
         assert (out / f"iter_{index:03d}" / "result.json").exists()
     assert (out / "iter_003" / "controller.py").read_text() == REFERENCE
-    logs = "".join((tmp_path / n).read_text(errors="replace") for n in ("first.log",
-                                                                       "resume.log"))
+    logs = "".join((tmp_path / n).read_text(errors="replace") for n in ("first.log", "resume.log"))
     run_text = "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
     assert not leaked(logs + run_text)
 
@@ -163,8 +183,13 @@ def test_children_die_with_their_parent(script: str, tmp_path: Path) -> None:
     not after RLIMIT_CPU or the episode."""
     marker = str(tmp_path)  # TMPDIR: see test_kill_9_then_resume
     env = {**os.environ, "TMPDIR": marker, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env,
-                            cwd=REPO, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        env=env,
+        cwd=REPO,
+        start_new_session=True,
+    )
     try:
         assert proc.stdout.readline() == b"loading\n"
         time.sleep(1.0)

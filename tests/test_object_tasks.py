@@ -66,9 +66,11 @@ def test_stack_needs_the_cube_released():
 
 
 def test_push_feedback_when_nothing_happens():
-    code = "class Controller:\n    def __init__(self, robot): pass\n" \
-        "    def reset(self, obs): pass\n" \
+    code = (
+        "class Controller:\n    def __init__(self, robot): pass\n"
+        "    def reset(self, obs): pass\n"
         "    def step(self, obs): return {'ee_pos': obs['ee_pos']}\n"
+    )
     ev = evaluate("push", code)
     for s in ev.seeds:
         assert not s.success and s.score < 0.01
@@ -97,18 +99,29 @@ def synthetic(obj_z: np.ndarray, ee_z: np.ndarray, grip: np.ndarray) -> EpisodeR
     ee[:, 0], ee[:, 2] = 0.5, ee_z
     z = np.zeros((n, 7))
     return EpisodeRecord(
-        seed=0, t=t, q=z, dq=z, ee_pos=ee, ee_quat=np.zeros((n, 4)), gripper=grip,
-        table_contact=np.zeros(n, bool), limit_hit=np.zeros((n, 7), bool),
+        seed=0,
+        t=t,
+        q=z,
+        dq=z,
+        ee_pos=ee,
+        ee_quat=np.zeros((n, 4)),
+        gripper=grip,
+        table_contact=np.zeros(n, bool),
+        limit_hit=np.zeros((n, 7), bool),
         objects={"object": obj},
     )
 
 
 def test_grasp_metrics_on_a_synthetic_record():
     # rest, lifted with the hand to 0.15 m, then the hand goes on up and the cube falls back
-    obj = np.r_[np.full(10, 0.02), np.linspace(0.02, 0.15, 10), np.full(5, 0.15),
-                np.linspace(0.15, 0.02, 5), np.full(10, 0.02)]
-    ee = np.r_[np.full(10, 0.02), np.linspace(0.02, 0.15, 10), np.full(5, 0.15),
-               np.full(15, 0.2)]
+    obj = np.r_[
+        np.full(10, 0.02),
+        np.linspace(0.02, 0.15, 10),
+        np.full(5, 0.15),
+        np.linspace(0.15, 0.02, 5),
+        np.full(10, 0.02),
+    ]
+    ee = np.r_[np.full(10, 0.02), np.linspace(0.02, 0.15, 10), np.full(5, 0.15), np.full(15, 0.2)]
     grip = np.r_[np.full(8, 0.08), np.full(27, 0.04), np.full(5, 0.08)]
     rec = synthetic(obj, ee, grip)
     g = ObjectKind.grasp_metrics(rec, rec.objects["object"])

@@ -34,8 +34,10 @@ def reformatted(code: str) -> str:
 
 def test_a_reformatted_commented_copy_of_a_real_reply_is_a_repeat() -> None:
     code = code_of(REPLY)
-    again = "Here is the corrected controller:\n\n```python\n" + reformatted(code) + "```\n" \
+    again = (
+        "Here is the corrected controller:\n\n```python\n" + reformatted(code) + "```\n"
         "This version fixes the error.\n"
+    )
     copy = code_of(again)
     assert copy != code
     assert normalise_code(copy) == normalise_code(code)

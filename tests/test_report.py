@@ -51,8 +51,12 @@ def test_grouping_and_order(data: dict) -> None:
     assert data["backends"]["fast"]["model"] == "fast-model"
     trials = load_trials(RUNS)
     assert sorted((t.backend, t.task, t.trial) for t in trials) == [
-        ("fast", "push", 1), ("fast", "reach", 1), ("fast", "reach", 2),
-        ("slow", "reach", 1), ("slow", "reach", 2), ("slow", "reach", 3),
+        ("fast", "push", 1),
+        ("fast", "reach", 1),
+        ("fast", "reach", 2),
+        ("slow", "reach", 1),
+        ("slow", "reach", 2),
+        ("slow", "reach", 3),
     ]
 
 
@@ -125,7 +129,10 @@ def test_report_files(tmp_path: Path) -> None:
     assert len(rows) == 10
     first = rows[0]
     assert (first["backend"], first["task"], first["trial"], first["index"]) == (
-        "fast", "push", "1", "1"
+        "fast",
+        "push",
+        "1",
+        "1",
     )
     assert float(first["prompt_s"]) == 0.5 and float(first["cycle_s"]) == 4.0
     assert float(first["projected_cycle_s"]) == pytest.approx(3.1)

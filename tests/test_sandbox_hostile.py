@@ -92,8 +92,14 @@ print(json.dumps({"kind": out.kind, "text": out.text(), "pids": out.pids}))
 def test_read_keys_from_a_parent_whose_environ_holds_the_key() -> None:
     """setenv does not change /proc/self/environ: start a parent with the key in it."""
     env = dict(os.environ, OPENAI_API_KEY=CANARY)
-    proc = subprocess.run([sys.executable, "-c", PROBE, CANARY, str(HOSTILE / "read_keys.py")],
-                          env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, CANARY, str(HOSTILE / "read_keys.py")],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.splitlines()[-1])
     assert result["kind"] == "exception"

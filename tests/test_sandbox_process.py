@@ -12,7 +12,7 @@ from loop.sandbox.host import ControllerFailure, Limits
 from loop.sandbox.process import ControllerProcess, sandbox_features
 from tests.sandbox_helpers import ROBOT, TEST_LIMITS, group_gone, obs, run
 
-GOOD = '''
+GOOD = """
 import numpy as np
 
 class Controller:
@@ -28,9 +28,9 @@ class Controller:
         self.steps += 1
         assert obs["q"].dtype == np.float64 and isinstance(obs["t"], float)
         return {"ee_pos": obs["target_pos"] * 2, "gripper": 0.04, "n": self.steps}
-'''
+"""
 
-RAISES = '''
+RAISES = """
 class Controller:
     def __init__(self, robot):
         self.gain = 2.0
@@ -40,7 +40,7 @@ class Controller:
 
     def step(self, obs):
         return {"q": self.helper(obs["q"])}
-'''
+"""
 
 
 @pytest.fixture
@@ -79,27 +79,32 @@ def test_traceback_has_only_controller_frames_with_source() -> None:
     assert out.failure.message.startswith("ZeroDivisionError: division by zero")
     tb = out.failure.traceback
     assert 'File "iter_003/controller.py", line 10, in step' in tb
-    assert "return {\"q\": self.helper(obs[\"q\"])}" in tb
+    assert 'return {"q": self.helper(obs["q"])}' in tb
     assert "in helper" in tb and "1 / 0" in tb
     assert "loop/sandbox" not in tb and "child.py" not in tb
 
 
 def test_exception_in_init() -> None:
-    code = ("class Controller:\n    def __init__(self, robot):\n"
-            "        raise ValueError('bad gain')\n"
-            "    def step(self, obs):\n        return {}\n")
+    code = (
+        "class Controller:\n    def __init__(self, robot):\n"
+        "        raise ValueError('bad gain')\n"
+        "    def step(self, obs):\n        return {}\n"
+    )
     out = run(code)
     assert out.kind == "exception"
     assert "ValueError: bad gain" in out.failure.message and "__init__" in out.failure.message
     assert "raise ValueError('bad gain')" in out.failure.traceback
 
 
-@pytest.mark.parametrize("code, needle", [
-    ("x = = 1\n", "SyntaxError"),
-    ("import no_such_module_xyz\n", "ModuleNotFoundError"),
-    ("class Other:\n    pass\n", "no `Controller`"),
-    ("class Controller:\n    step = 3\n", "step"),
-])
+@pytest.mark.parametrize(
+    "code, needle",
+    [
+        ("x = = 1\n", "SyntaxError"),
+        ("import no_such_module_xyz\n", "ModuleNotFoundError"),
+        ("class Other:\n    pass\n", "no `Controller`"),
+        ("class Controller:\n    step = 3\n", "step"),
+    ],
+)
 def test_load_failures(host: ControllerProcess, code: str, needle: str) -> None:
     with pytest.raises(ControllerFailure) as err:
         host.load(code, "controller.py", ROBOT)
@@ -121,8 +126,9 @@ def test_new_version_goes_to_a_fresh_process(host: ControllerProcess) -> None:
 
 
 def test_timeout_kills_then_next_reset_reloads(host: ControllerProcess) -> None:
-    code = GOOD.replace("self.steps += 1", "self.steps += 1\n        if obs['t'] > 1: "
-                        "__import__('time').sleep(60)")
+    code = GOOD.replace(
+        "self.steps += 1", "self.steps += 1\n        if obs['t'] > 1: __import__('time').sleep(60)"
+    )
     host.load(code, "controller.py", ROBOT)
     host.reset(obs())
     pid = host.pid
@@ -136,8 +142,9 @@ def test_timeout_kills_then_next_reset_reloads(host: ControllerProcess) -> None:
 
 def test_episode_limit_counts_controller_time() -> None:
     limits = Limits(step_s=1.0, episode_s=0.3, init_s=5.0)
-    code = GOOD.replace("self.steps += 1", "self.steps += 1\n        __import__('time')"
-                        ".sleep(0.05)")
+    code = GOOD.replace(
+        "self.steps += 1", "self.steps += 1\n        __import__('time').sleep(0.05)"
+    )
     out = run(code, steps=20, limits=limits)
     assert out.kind == "timeout" and "episode_s" in out.failure.message
 
@@ -202,7 +209,7 @@ def test_safe_str_survives_hostile_str() -> None:
 
 
 def test_robot_info_is_usable_inside_the_sandbox() -> None:
-    code = '''
+    code = """
 class Controller:
     def __init__(self, robot):
         self.robot = robot
@@ -210,7 +217,7 @@ class Controller:
     def step(self, obs):
         pos, quat = self.robot.fk(obs["q"])
         return {"q": self.robot.ik(obs["target_pos"]), "ee_pos": pos, "dof": self.robot.dof}
-'''
+"""
     out = run(code, steps=1)
     assert out.kind == "action", out.text()
     assert out.action["dof"] == 7.0 and len(out.action["q"]) == 7
