@@ -11,6 +11,8 @@ from loop.contract import BASE_OBS, GRIPPER_OBS
 KEY_ERROR = re.compile(r"KeyError: ['\"](\w+)['\"]")
 NAME_ERROR = re.compile(r"NameError: name '(\w+)' is not defined")
 NO_ATTRIBUTE = re.compile(r"AttributeError: '(\w+)' object has no attribute '(\w+)'")
+KINEMATICS_CALL = re.compile(r"\brobot\.(fk|ik)\(")
+ARGUMENT_ERRORS = ("TypeError", "ValueError", "IndexError")
 
 
 def obs_keys(task: Any) -> list[str]:
@@ -21,9 +23,49 @@ def obs_keys(task: Any) -> list[str]:
     return [k.name for k in base] + list(task.obs_keys)
 
 
-def exception_hints(task: Any, message: str) -> list[str]:
-    """'fix: ...' lines for a controller exception's message ('KeyError: 'center'' ...)."""
+def robot_facts() -> str:
+    """What `robot` offers, read off the RobotInfo class itself."""
+    from dataclasses import fields
+
+    from robots.base import RobotInfo
+
+    names = [f.name for f in fields(RobotInfo) if f.repr]
+    return ", ".join(names) + ", fk(q), ik(pos, quat=None, q0=None)"
+
+
+def kinematics_signature(name: str) -> str:
+    """`robot.fk(q)`/`robot.ik(...)` with the first line of its docstring."""
+    from robots.base import RobotInfo
+
+    doc = (getattr(RobotInfo, name).__doc__ or "").strip().splitlines()[0].rstrip(".")
+    call = "fk(q)" if name == "fk" else "ik(pos, quat=None, q0=None)"
+    return f"robot.{call}: {doc}"
+
+
+def robot_hints(message: str, traceback: str) -> list[str]:
+    """A wrong use of `robot`: state asked of the description, or fk/ik called wrongly."""
     hints = []
+    attr = NO_ATTRIBUTE.search(message)
+    if attr and attr.group(1) == "RobotInfo":
+        hints.append(
+            f"`robot` has no '{attr.group(2)}': it is a fixed description ({robot_facts()}); "
+            "the arm's current state (q, dq, ee_pos, ee_quat, ...) is in obs"
+        )
+    last = traceback.strip().splitlines()[-3:] if traceback else []
+    failing = "\n".join(last) + "\n" + message
+    call = KINEMATICS_CALL.search(failing) or re.search(r"RobotInfo\.(fk|ik)\(\)", message)
+    if call and any(message.startswith(e) or f"{e}:" in message for e in ARGUMENT_ERRORS):
+        hints.append(
+            kinematics_signature(call.group(1))
+            + "; the current end-effector position is obs['ee_pos'], the joint angles obs['q']"
+        )
+    return hints
+
+
+def exception_hints(task: Any, message: str, traceback: str = "") -> list[str]:
+    """'fix: ...' lines for a controller exception's message ('KeyError: 'center'' ...) and
+    the controller's own traceback frames."""
+    hints = robot_hints(message, traceback)
     key = KEY_ERROR.search(message)
     if key and key.group(1) not in obs_keys(task):
         hints.append(

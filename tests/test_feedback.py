@@ -174,3 +174,28 @@ def test_robot_used_outside_init_and_self_attributes_never_set_get_a_fix(reach) 
     assert "NameError" in text and "use self.robot in reset and step" in text
     _, _, text = run(reach, HEAD + "        return {'ee_pos': self.goal}\n")
     assert "fix: self.goal is read before it is set" in text
+
+
+def test_robot_state_asked_of_the_description_points_at_obs(reach) -> None:
+    _, _, text = run(reach, HEAD + "        return {'q': self.robot.q}\n")
+    assert "AttributeError: 'RobotInfo' object has no attribute 'q'" in text
+    assert "fix: `robot` has no 'q': it is a fixed description (name, dof, dt," in text
+    assert "fk(q), ik(pos, quat=None, q0=None)); the arm's current state" in text
+
+
+@pytest.mark.parametrize(
+    "call",
+    ["self.robot.fk('ee')[0]", "self.robot.fk()[0]"],
+    ids=["wrong-argument", "missing-argument"],
+)
+def test_fk_called_wrongly_gets_its_signature(reach, call: str) -> None:
+    _, evaluation, text = run(reach, HEAD + f"        return {{'ee_pos': {call}}}\n")
+    assert all(s.failure["kind"] == "exception" for s in evaluation.seeds)
+    assert "fix: robot.fk(q): Forward kinematics: joint angles (dof,) -> end-effector" in text
+    assert "the current end-effector position is obs['ee_pos']" in text
+
+
+def test_an_unrelated_type_error_gets_no_kinematics_hint(reach) -> None:
+    _, _, text = run(reach, HEAD + "        return {'ee_pos': obs['target_pos'] + 'x'}\n")
+    assert "TypeError" in text or "UFuncTypeError" in text or "Error" in text
+    assert "robot.fk(q)" not in text and "robot.ik(" not in text

@@ -61,7 +61,7 @@ def failure_block(task: TaskSpec, group: list[SeedResult], code: str | None) -> 
     lines = [f"{seed_list([s.seed for s in group])}{same}: {kind}{when}: {message.strip()}"]
     if failure.get("traceback"):
         lines.append(failing_code(failure["traceback"], code))
-        lines += exception_hints(task, message)
+        lines += exception_hints(task, message, failure["traceback"])
     if failure.get("kind") == "bad_action":
         lines += bad_action_lines(task, returned, code)
     if found and float(found.group(1)) >= 1.0:
