@@ -13,12 +13,18 @@ NAME_ERROR = re.compile(r"NameError: name '(\w+)' is not defined")
 NO_ATTRIBUTE = re.compile(r"AttributeError: '(\w+)' object has no attribute '(\w+)'")
 KINEMATICS_CALL = re.compile(r"\brobot\.(fk|ik)\(")
 ARGUMENT_ERRORS = ("TypeError", "ValueError", "IndexError")
+SHAPES = re.compile(r"shapes? ((?:\(\d+,?\)\s*)+)")
+LOCAL_UNBOUND = re.compile(r"UnboundLocalError: cannot access local variable '(\w+)'")
+
+
+def task_robot(task: Any) -> Any:
+    from robots import robot_info
+
+    return robot_info(task.robot, task.control_dt)
 
 
 def obs_keys(task: Any) -> list[str]:
-    from robots import robot_info
-
-    robot = robot_info(task.robot, task.control_dt)
+    robot = task_robot(task)
     base = list(BASE_OBS) + ([GRIPPER_OBS] if robot.has_gripper else [])
     return [k.name for k in base] + list(task.obs_keys)
 
@@ -62,10 +68,32 @@ def robot_hints(message: str, traceback: str) -> list[str]:
     return hints
 
 
+def shape_hints(task: Any, message: str) -> list[str]:
+    """Positions (3,) mixed with joint vectors (dof,): name which obs values are which."""
+    found = SHAPES.search(message)
+    if not found:
+        return []
+    sizes = {int(n) for n in re.findall(r"\d+", found.group(1))}
+    dof = task_robot(task).dof
+    if not ({3, 4} & sizes and dof in sizes):
+        return []
+    return [
+        f"positions (ee_pos and the task's *_pos) are (3,), quaternions (4,), joint vectors "
+        f"(q, dq, robot limits, home_q) ({dof},): go from a position to joint angles with "
+        "self.robot.ik(pos, q0=obs['q']) and back with self.robot.fk(q)[0]"
+    ]
+
+
 def exception_hints(task: Any, message: str, traceback: str = "") -> list[str]:
     """'fix: ...' lines for a controller exception's message ('KeyError: 'center'' ...) and
     the controller's own traceback frames."""
-    hints = robot_hints(message, traceback)
+    hints = robot_hints(message, traceback) + shape_hints(task, message)
+    unbound = LOCAL_UNBOUND.search(message)
+    if unbound:
+        hints.append(
+            f"`{unbound.group(1)}` is not set on every path: give it a value before the "
+            "if/else (or in every branch), so step returns an action on every tick"
+        )
     key = KEY_ERROR.search(message)
     if key and key.group(1) not in obs_keys(task):
         hints.append(

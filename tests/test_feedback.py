@@ -199,3 +199,21 @@ def test_an_unrelated_type_error_gets_no_kinematics_hint(reach) -> None:
     _, _, text = run(reach, HEAD + "        return {'ee_pos': obs['target_pos'] + 'x'}\n")
     assert "TypeError" in text or "UFuncTypeError" in text or "Error" in text
     assert "robot.fk(q)" not in text and "robot.ik(" not in text
+
+
+def test_positions_mixed_with_joint_vectors_get_the_sizes_and_the_way_between(reach) -> None:
+    _, _, text = run(reach, HEAD + "        return {'q': obs['q'] + obs['target_pos']}\n")
+    assert "could not be broadcast together with shapes (7,) (3,)" in text
+    assert "joint vectors (q, dq, robot limits, home_q) (7,)" in text
+    assert "self.robot.ik(pos, q0=obs['q'])" in text
+
+
+def test_a_local_set_on_one_path_only_gets_a_fix(reach) -> None:
+    body = (
+        "        if obs['t'] > 1.0:\n"
+        "            action = {'ee_pos': obs['target_pos']}\n"
+        "        return action\n"
+    )
+    _, _, text = run(reach, HEAD + body)
+    assert "UnboundLocalError" in text
+    assert "fix: `action` is not set on every path" in text
