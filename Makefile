@@ -27,6 +27,7 @@ demo: model
 
 test: model
 	$(BIN)/ruff check loop robots tests bench
+	$(BIN)/ruff format --check loop robots tests bench
 	$(BIN)/python -m pytest -q -ra
 
 test-fast: $(STAMP)
@@ -34,6 +35,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check loop robots tests bench
+	$(BIN)/ruff format --check loop robots tests bench
 
 bench: model
 	$(BIN)/python -m bench.all

@@ -113,8 +113,10 @@ def bench_command(
     try:
         outcomes = execute(specs, executor, parallel, address)
     except KeyboardInterrupt:
-        console.print(f"[yellow]interrupted[/]: finished trials are kept in {out}; "
-                      "the same command resumes, `armloop report` reads them")
+        console.print(
+            f"[yellow]interrupted[/]: finished trials are kept in {out}; "
+            "the same command resumes, `armloop report` reads them"
+        )
         raise SystemExit(130) from None
     return finish(out, outcomes, speedup, meta)
 

@@ -85,7 +85,8 @@ def origins(code: str, lineno: int, shown_from: int, limit: int = 3) -> list[tup
     except SyntaxError:
         return []
     funcs = [
-        f for f in ast.walk(tree)
+        f
+        for f in ast.walk(tree)
         if isinstance(f, ast.FunctionDef) and f.lineno <= lineno <= (f.end_lineno or 0)
     ]
     if not funcs:

@@ -52,8 +52,15 @@ def stage_bars(path: Path, backends: Mapping[str, Any], speedup: float | None) -
         bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
     projected = [backends[n]["projection"]["cycle_s"] for n in names]
     if speedup and all(p is not None for p in projected):
-        ax.scatter(names, projected, marker="_", s=900, color="black", zorder=3,
-                   label=f"projected cycle, generation {speedup:g}x")
+        ax.scatter(
+            names,
+            projected,
+            marker="_",
+            s=900,
+            color="black",
+            zorder=3,
+            label=f"projected cycle, generation {speedup:g}x",
+        )
     ax.set_ylabel("median seconds per iteration")
     ax.set_title("Where an iteration's time goes")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -88,10 +95,20 @@ def share_vs_tps(path: Path, backends: Mapping[str, Any]) -> Path:
         ax.annotate(name, (tps, share), textcoords="offset points", xytext=(6, -12))
         p = b["projection"]
         if p.get("generation_share") is not None:
-            ax.scatter([tps * p["speedup"]], [p["generation_share"]], s=60, facecolors="none",
-                       edgecolors=dot.get_facecolor())
-            ax.annotate(f"{name} x{p['speedup']:g}", (tps * p["speedup"], p["generation_share"]),
-                        textcoords="offset points", xytext=(5, -12), fontsize=8)
+            ax.scatter(
+                [tps * p["speedup"]],
+                [p["generation_share"]],
+                s=60,
+                facecolors="none",
+                edgecolors=dot.get_facecolor(),
+            )
+            ax.annotate(
+                f"{name} x{p['speedup']:g}",
+                (tps * p["speedup"], p["generation_share"]),
+                textcoords="offset points",
+                xytext=(5, -12),
+                fontsize=8,
+            )
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(ticker.ScalarFormatter())
     ax.xaxis.set_minor_formatter(ticker.NullFormatter())

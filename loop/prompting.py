@@ -82,9 +82,8 @@ def _system_message(name: str, path: str, task: Any) -> str:
         example_task=other.name,
         example_description=first_paragraph(other.description),
         example_code=path.read_text().strip(),
-        example_keys=", ".join(
-            f'obs["{k}"]' for k in other.obs_keys if k not in task.obs_keys
-        ) or "none",
+        example_keys=", ".join(f'obs["{k}"]' for k in other.obs_keys if k not in task.obs_keys)
+        or "none",
     )
 
 

@@ -166,8 +166,20 @@ def _summary_row(name: str, b: Mapping[str, Any]) -> list[str]:
 
 
 SUMMARY_HEAD = (
-    "backend", "success", "iters", "TTS median", "TTS p90", "cycle", "gen share", "TTFT",
-    "tok/s", "tokens/success", "cost/success", "proj. cycle", "proj. TTS", "proj. share",
+    "backend",
+    "success",
+    "iters",
+    "TTS median",
+    "TTS p90",
+    "cycle",
+    "gen share",
+    "TTFT",
+    "tok/s",
+    "tokens/success",
+    "cost/success",
+    "proj. cycle",
+    "proj. TTS",
+    "proj. share",
 )
 
 
@@ -188,12 +200,17 @@ def render_markdown(data: Mapping[str, Any], plots: Sequence[str]) -> str:
     lines += ["## Median stage times", ""]
     lines += _table(
         ("backend", *STAGES, "cycle"),
-        [[n, *(_s(b["stage_s_median"][s]) for s in STAGES), _s(b["cycle_s_median"])]
-         for n, b in backends.items()],
+        [
+            [n, *(_s(b["stage_s_median"][s]) for s in STAGES), _s(b["cycle_s_median"])]
+            for n, b in backends.items()
+        ],
     )
     lines += ["## Per task", ""]
-    rows = [_summary_row(f"{n} / {task}", t) for n, b in backends.items()
-            for task, t in b["tasks"].items()]
+    rows = [
+        _summary_row(f"{n} / {task}", t)
+        for n, b in backends.items()
+        for task, t in b["tasks"].items()
+    ]
     lines += _table(SUMMARY_HEAD, rows)
     lines += ["## Figures", ""] + [f"![{p}]({p})" for p in plots] + [""]
     return "\n".join(lines)
@@ -221,8 +238,16 @@ def print_table(data: Mapping[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"backends (projection: generation {data['speedup']:g}x faster)")
-    for head in ("backend", "success", "TTS median", "cycle", "gen share", "tok/s",
-                 "proj. cycle", "proj. TTS"):
+    for head in (
+        "backend",
+        "success",
+        "TTS median",
+        "cycle",
+        "gen share",
+        "tok/s",
+        "proj. cycle",
+        "proj. TTS",
+    ):
         table.add_column(head)
     for name, b in data["backends"].items():
         row = _summary_row(name, b)

@@ -81,8 +81,11 @@ def _profile(path: Path, name: str, table: object) -> BackendConfig:
         first_token=table.get("first_token_s", defaults.first_token),
         stall=table.get("stall_s", defaults.stall),
     )
-    fields = {k: table[k] for k in ALLOWED - {"backend", "connect_s", "first_token_s", "stall_s"}
-              if k in table}
+    fields = {
+        k: table[k]
+        for k in ALLOWED - {"backend", "connect_s", "first_token_s", "stall_s"}
+        if k in table
+    }
     return BackendConfig(name=name, kind=kind, timeouts=timeouts, **fields)
 
 
@@ -90,8 +93,9 @@ def _check_type(where: str, key: str, value: object) -> None:
     if key in _STR:
         ok, want = isinstance(value, str) and value != "", "a non-empty string"
     elif key in _INT:
-        ok, want = isinstance(value, int) and not isinstance(value, bool) and value > 0, (
-            "a positive integer"
+        ok, want = (
+            isinstance(value, int) and not isinstance(value, bool) and value > 0,
+            ("a positive integer"),
         )
     else:
         ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0

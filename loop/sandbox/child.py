@@ -73,8 +73,11 @@ def to_action(value: Any) -> dict[str, Any]:
         try:
             action[key] = np.asarray(item, dtype=np.float64).tolist()
         except BaseException as exc:  # noqa: BLE001 - hostile __array__/__float__
-            raise Failure("bad_action", f"action[{key!r}] is not numeric "
-                          f"({frames.safe_str(exc, 200)}); returned {_describe(value)}") from None
+            raise Failure(
+                "bad_action",
+                f"action[{key!r}] is not numeric "
+                f"({frames.safe_str(exc, 200)}); returned {_describe(value)}",
+            ) from None
     return action
 
 
@@ -109,8 +112,7 @@ class Server:
         try:
             self.robot = robot_info(robot)
         except Exception as exc:  # noqa: BLE001 - trusted code, but report, don't die
-            raise Failure("load", f"robot_info({robot!r}) failed: {frames.safe_str(exc)}") \
-                from None
+            raise Failure("load", f"robot_info({robot!r}) failed: {frames.safe_str(exc)}") from None
         self.cls = cls
 
     def reset(self, obs: dict[str, Any]) -> None:
@@ -188,9 +190,13 @@ def main() -> None:
         import robots  # noqa: F401 - pre-import before the sandbox closes the file system
     except ImportError:
         pass
-    cfg = harden.SandboxConfig(workdir=raw["workdir"], read_paths=tuple(raw["read_paths"]),
-                               memory_bytes=raw["memory_bytes"], cpu_s=raw["cpu_s"],
-                               open_files=raw["open_files"])
+    cfg = harden.SandboxConfig(
+        workdir=raw["workdir"],
+        read_paths=tuple(raw["read_paths"]),
+        memory_bytes=raw["memory_bytes"],
+        cpu_s=raw["cpu_s"],
+        open_files=raw["open_files"],
+    )
     features = harden.apply(cfg) if raw.get("harden", True) else {"disabled": True}
     wire.write_frame(fd_out, {"ok": True, "ready": True, "value": features})
     serve(fd_in, fd_out, Server(cfg.memory_bytes))

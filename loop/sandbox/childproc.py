@@ -22,10 +22,19 @@ from loop.sandbox import wire
 from loop.sandbox.host import ControllerFailure, Limits
 
 REPO = str(Path(__file__).resolve().parents[2])
-SYSTEM_READ = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib",
-               "/etc/ld.so.cache", "/dev/null", "/dev/urandom")
-BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv[1]); "
-             "from loop.sandbox.child import main; main()")
+SYSTEM_READ = (
+    "/usr/lib",
+    "/usr/lib64",
+    "/lib",
+    "/lib64",
+    "/usr/local/lib",
+    "/etc/ld.so.cache",
+    "/dev/null",
+    "/dev/urandom",
+)
+BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from loop.sandbox.child import main; main()"
+)
 STARTUP_S = 60.0
 FLOOD_FACTOR = 16  # one call printing more than this many times output_bytes is a flood
 
@@ -40,7 +49,7 @@ class Output:
 
     def add(self, data: bytes) -> None:
         room = self.cap - len(self.kept)
-        self.kept += data[:max(room, 0)]
+        self.kept += data[: max(room, 0)]
         self.dropped += max(len(data) - max(room, 0), 0)
 
     def text(self) -> str:
@@ -49,16 +58,27 @@ class Output:
 
 
 def read_paths() -> list[str]:
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, REPO,
-             str(Path(sys.executable).resolve().parent.parent)}
+    paths = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        REPO,
+        str(Path(sys.executable).resolve().parent.parent),
+    }
     paths.update(p for p in site.getsitepackages() if os.path.isdir(p))
     return sorted(paths) + list(SYSTEM_READ)
 
 
 def child_env(workdir: str) -> dict[str, str]:
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": os.environ.get("LANG", "C.UTF-8"),
-            "HOME": workdir, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1"}
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "HOME": workdir,
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
 
 
 def describe_exit(code: int, limits: Limits) -> str:
@@ -69,9 +89,9 @@ def describe_exit(code: int, limits: Limits) -> str:
         "SIGXCPU": f" after exceeding the CPU limit of {limits.cpu_s} s",
         "SIGKILL": f" (CPU hard limit of {limits.cpu_s} s or the kernel's OOM killer)",
         "SIGSEGV": f" (memory limit of {limits.memory_bytes >> 20} MiB, a stack overflow "
-                   "or faulty native code)",
+        "or faulty native code)",
         "SIGABRT": f" (often an allocation failing at the memory limit of "
-                   f"{limits.memory_bytes >> 20} MiB)",
+        f"{limits.memory_bytes >> 20} MiB)",
         "SIGSYS": " (a forbidden system call)",
     }
     return f"the controller process was killed by {sig}{hints.get(sig, '')}"
@@ -88,16 +108,36 @@ class ChildProc:
         self.dead = False
         req_r, self.req_w = os.pipe()
         self.rep_r, rep_w = os.pipe()
-        config = {"workdir": workdir, "read_paths": read_paths(), "harden": harden,
-                  "memory_bytes": limits.memory_bytes, "cpu_s": limits.cpu_s,
-                  "open_files": limits.open_files}
-        argv = [sys.executable, "-I", "-c", BOOTSTRAP, REPO, str(req_r), str(rep_w),
-                json.dumps(config)]
+        config = {
+            "workdir": workdir,
+            "read_paths": read_paths(),
+            "harden": harden,
+            "memory_bytes": limits.memory_bytes,
+            "cpu_s": limits.cpu_s,
+            "open_files": limits.open_files,
+        }
+        argv = [
+            sys.executable,
+            "-I",
+            "-c",
+            BOOTSTRAP,
+            REPO,
+            str(req_r),
+            str(rep_w),
+            json.dumps(config),
+        ]
         try:
             self.proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, pass_fds=(req_r, rep_w), cwd=workdir,
-                env=child_env(workdir), start_new_session=True, close_fds=True)
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                pass_fds=(req_r, rep_w),
+                cwd=workdir,
+                env=child_env(workdir),
+                start_new_session=True,
+                close_fds=True,
+            )
         finally:
             os.close(req_r)
             os.close(rep_w)
@@ -136,8 +176,14 @@ class ChildProc:
 
     # -- calls -----------------------------------------------------------------------------
 
-    def call(self, request: dict[str, Any], timeout: float, what: str, limit: str,
-             shown: float | None = None) -> Any:
+    def call(
+        self,
+        request: dict[str, Any],
+        timeout: float,
+        what: str,
+        limit: str,
+        shown: float | None = None,
+    ) -> Any:
         """Send one request; return its value or raise ControllerFailure (killing on
         timeout, crash or flood). `shown`: the limit's value for messages (default timeout)."""
         if self.dead:
@@ -154,15 +200,17 @@ class ChildProc:
     def _failure_from(self, reply: Any) -> ControllerFailure:
         if not isinstance(reply, dict):
             return ControllerFailure("crash", "the controller process sent a malformed reply")
-        return ControllerFailure(str(reply.get("kind", "crash"))[:40],
-                                 str(reply.get("message", ""))[:4000],
-                                 str(reply.get("traceback", ""))[:8000])
+        return ControllerFailure(
+            str(reply.get("kind", "crash"))[:40],
+            str(reply.get("message", ""))[:4000],
+            str(reply.get("traceback", ""))[:8000],
+        )
 
     def _send(self, data: bytes, deadline: float, what: str, limit: str, secs: float) -> None:
         view = memoryview(data)
         while view:
             try:
-                view = view[os.write(self.req_w, view):]
+                view = view[os.write(self.req_w, view) :]
             except BlockingIOError:
                 self._wait_io(deadline, self._out_poll, what, limit, secs)
             except BrokenPipeError:
@@ -179,13 +227,17 @@ class ChildProc:
             ready = self._wait_io(deadline, self._in_poll, what, limit, secs)
             if self.out_fd in ready:
                 self._drain()
-                if len(self.output.kept) + self.output.dropped - start_bytes > \
-                        FLOOD_FACTOR * self.limits.output_bytes:
+                if (
+                    len(self.output.kept) + self.output.dropped - start_bytes
+                    > FLOOD_FACTOR * self.limits.output_bytes
+                ):
                     self.kill()
                     raise ControllerFailure(
-                        "output", f"{what} printed more than "
+                        "output",
+                        f"{what} printed more than "
                         f"{FLOOD_FACTOR * self.limits.output_bytes >> 10} KiB; the controller "
-                        "process was stopped (keep prints short, or remove them)")
+                        "process was stopped (keep prints short, or remove them)",
+                    )
             if self.rep_r in ready:
                 self._read_reply(what)
 
@@ -205,15 +257,18 @@ class ChildProc:
             raise self._crash(what)
         self.frames.feed(data)
 
-    def _wait_io(self, deadline: float, poller: select.poll, what: str, limit: str,
-                 secs: float) -> set[int]:
+    def _wait_io(
+        self, deadline: float, poller: select.poll, what: str, limit: str, secs: float
+    ) -> set[int]:
         remaining = deadline - time.monotonic()
         events = poller.poll(max(remaining, 0) * 1000) if remaining > 0 else []
         if not events:
             self.kill()
             raise ControllerFailure(
-                "timeout", f"{what} did not return within the {limit} limit of {secs:.3g} s; "
-                "the controller process was killed (SIGKILL)")
+                "timeout",
+                f"{what} did not return within the {limit} limit of {secs:.3g} s; "
+                "the controller process was killed (SIGKILL)",
+            )
         return {fd for fd, _ in events}
 
     def _drain(self) -> None:

@@ -59,8 +59,12 @@ def _namespaces(cfg: SandboxConfig, uid: int) -> dict[str, object]:
     _check(_libc.unshare(CLONE_NEWNET | CLONE_NEWNS), "unshare")
     _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
     opts = f"size={cfg.tmpfs_bytes},mode=0700,uid={uid},gid={uid}".encode()
-    _check(_libc.mount(b"tmpfs", cfg.workdir.encode(), b"tmpfs",
-                       MS_NOSUID | MS_NODEV | MS_NOEXEC, opts), "mount tmpfs")
+    _check(
+        _libc.mount(
+            b"tmpfs", cfg.workdir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts
+        ),
+        "mount tmpfs",
+    )
     os.chdir(cfg.workdir)
     return {"net": True, "mount": True, "tmpfs_bytes": cfg.tmpfs_bytes}
 
@@ -121,8 +125,10 @@ def _choose_user(cfg: SandboxConfig) -> str:
         return "self"
     if all(_world_reachable(p) for p in cfg.read_paths if os.path.exists(p)):
         return "nobody"
-    cfg.warnings.append("Python or the repo is not world-readable (e.g. under /root): staying "
-                        "uid 0 with all capabilities dropped instead of becoming nobody")
+    cfg.warnings.append(
+        "Python or the repo is not world-readable (e.g. under /root): staying "
+        "uid 0 with all capabilities dropped instead of becoming nobody"
+    )
     return "root-nocaps"
 
 
@@ -171,14 +177,18 @@ def apply(cfg: SandboxConfig) -> dict[str, object]:
     else:
         feats["namespaces"] = False
     feats["rlimits"] = _rlimits(cfg)
-    feats["user"] = _layer(cfg, "privilege drop", _privileges, cfg, user) if user != "self" \
+    feats["user"] = (
+        _layer(cfg, "privilege drop", _privileges, cfg, user)
+        if user != "self"
         else f"uid {os.getuid()} (not root: unchanged)"
+    )
     feats["no_new_privs"] = _layer(
-        cfg, "no_new_privs", lambda: _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
-                                            "prctl") or True)
+        cfg,
+        "no_new_privs",
+        lambda: _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl") or True,
+    )
     feats["parent_death_signal"] = _layer(cfg, "parent-death signal", _parent_death_signal, parent)
-    feats["landlock"] = _layer(cfg, "landlock", landlock.restrict, cfg.read_paths,
-                               [cfg.workdir])
+    feats["landlock"] = _layer(cfg, "landlock", landlock.restrict, cfg.read_paths, [cfg.workdir])
     feats["seccomp"] = _layer(cfg, "seccomp", seccomp_filter.install, not feats["landlock"])
     feats["watchdog"] = _layer(cfg, "parent watchdog", _start_watchdog)
     feats["warnings"] = list(cfg.warnings)

@@ -15,14 +15,14 @@ from typing import Any, Protocol
 class Limits:
     """Wall-clock and resource limits for one controller version."""
 
-    load_s: float = 10.0          # import + class lookup
-    init_s: float = 2.0           # Controller(robot) + reset(obs), per episode
-    step_s: float = 0.25          # one step(obs)
-    episode_s: float = 30.0       # all steps of one episode, controller time only
-    cpu_s: int = 120              # RLIMIT_CPU for the child, seconds
-    memory_bytes: int = 1 << 30   # RLIMIT_AS for the child
+    load_s: float = 10.0  # import + class lookup
+    init_s: float = 2.0  # Controller(robot) + reset(obs), per episode
+    step_s: float = 0.25  # one step(obs)
+    episode_s: float = 30.0  # all steps of one episode, controller time only
+    cpu_s: int = 120  # RLIMIT_CPU for the child, seconds
+    memory_bytes: int = 1 << 30  # RLIMIT_AS for the child
     output_bytes: int = 64 << 10  # captured stdout+stderr kept per controller version
-    open_files: int = 64          # RLIMIT_NOFILE
+    open_files: int = 64  # RLIMIT_NOFILE
 
 
 class ControllerFailure(Exception):

@@ -45,8 +45,12 @@ def _syscall(*args: object) -> int:
 def abi_version() -> int:
     """Landlock ABI version, 0 when the kernel has none or it is disabled."""
     try:
-        return _syscall(ctypes.c_long(SYS_CREATE_RULESET), None, ctypes.c_size_t(0),
-                        ctypes.c_uint32(CREATE_RULESET_VERSION))
+        return _syscall(
+            ctypes.c_long(SYS_CREATE_RULESET),
+            None,
+            ctypes.c_size_t(0),
+            ctypes.c_uint32(CREATE_RULESET_VERSION),
+        )
     except OSError:
         return 0
 
@@ -68,8 +72,13 @@ def _add_path(ruleset: int, path: str, allowed: int) -> bool:
         if not os.path.isdir(path):
             allowed &= EXECUTE | WRITE_FILE | READ_FILE | (1 << 14) | (1 << 15)
         rule = _PathBeneath(allowed, fd)
-        _syscall(ctypes.c_long(SYS_ADD_RULE), ctypes.c_int(ruleset),
-                 ctypes.c_int(RULE_PATH_BENEATH), ctypes.byref(rule), ctypes.c_uint32(0))
+        _syscall(
+            ctypes.c_long(SYS_ADD_RULE),
+            ctypes.c_int(ruleset),
+            ctypes.c_int(RULE_PATH_BENEATH),
+            ctypes.byref(rule),
+            ctypes.c_uint32(0),
+        )
         return True
     finally:
         os.close(fd)
@@ -85,8 +94,12 @@ def restrict(read_paths: Iterable[str], write_paths: Iterable[str]) -> dict[str,
         raise OSError("Landlock is not available on this kernel")
     handled = _fs_bits(abi)
     attr = _RulesetAttr(handled, NET_ALL if abi >= 4 else 0, SCOPE_ALL if abi >= 6 else 0)
-    ruleset = _syscall(ctypes.c_long(SYS_CREATE_RULESET), ctypes.byref(attr),
-                       ctypes.c_size_t(_attr_size(abi)), ctypes.c_uint32(0))
+    ruleset = _syscall(
+        ctypes.c_long(SYS_CREATE_RULESET),
+        ctypes.byref(attr),
+        ctypes.c_size_t(_attr_size(abi)),
+        ctypes.c_uint32(0),
+    )
     try:
         reads = [p for p in read_paths if _add_path(ruleset, p, READ)]
         writes = [p for p in write_paths if _add_path(ruleset, p, handled)]

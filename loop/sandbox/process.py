@@ -34,8 +34,13 @@ _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="armloop-spawner
 class ControllerProcess:
     """Implements loop.sandbox.host.ControllerHost."""
 
-    def __init__(self, limits: Limits = Limits(), workdir: Path | None = None,
-                 harden: bool = True, warm: bool = True) -> None:
+    def __init__(
+        self,
+        limits: Limits = Limits(),
+        workdir: Path | None = None,
+        harden: bool = True,
+        warm: bool = True,
+    ) -> None:
         self.limits = limits
         self.harden = harden
         self.warm = warm
@@ -67,21 +72,29 @@ class ControllerProcess:
     def reset(self, obs: dict[str, Any]) -> None:
         if self._child is None or self._child.dead:
             if self._version is None:
-                raise ControllerFailure("load", "no controller loaded (load() failed or was "
-                                        "never called)")
+                raise ControllerFailure(
+                    "load", "no controller loaded (load() failed or was never called)"
+                )
             self._load_current()
         self._episode_used = 0.0
-        self._call({"op": "reset", "obs": obs}, self.limits.init_s,
-                   "Controller(robot) + reset(obs)", "init_s")
+        self._call(
+            {"op": "reset", "obs": obs},
+            self.limits.init_s,
+            "Controller(robot) + reset(obs)",
+            "init_s",
+        )
 
     def step(self, obs: dict[str, Any]) -> dict[str, Any]:
         left = self.limits.episode_s - self._episode_used
         if left <= self.limits.step_s:
-            return self._call({"op": "step", "obs": obs}, max(left, 0.0),
-                              "step(obs)", "episode_s (controller time per episode)",
-                              self.limits.episode_s)
-        return self._call({"op": "step", "obs": obs}, self.limits.step_s, "step(obs)",
-                          "step_s")
+            return self._call(
+                {"op": "step", "obs": obs},
+                max(left, 0.0),
+                "step(obs)",
+                "episode_s (controller time per episode)",
+                self.limits.episode_s,
+            )
+        return self._call({"op": "step", "obs": obs}, self.limits.step_s, "step(obs)", "step_s")
 
     def output(self) -> str:
         return self._out.text()
@@ -155,8 +168,12 @@ class ControllerProcess:
         self._child = self._take_spare()
         self._child.output = self._out
         try:
-            self._child.call({"op": "load", "code": code, "filename": filename,
-                              "robot": robot}, self.limits.load_s, "load", "load_s")
+            self._child.call(
+                {"op": "load", "code": code, "filename": filename, "robot": robot},
+                self.limits.load_s,
+                "load",
+                "load_s",
+            )
         except ControllerFailure:
             self._retire()
             raise
@@ -181,8 +198,14 @@ class ControllerProcess:
             self._child.kill()
             self._child = None
 
-    def _call(self, request: dict[str, Any], timeout: float, what: str, limit: str,
-              shown: float | None = None) -> Any:
+    def _call(
+        self,
+        request: dict[str, Any],
+        timeout: float,
+        what: str,
+        limit: str,
+        shown: float | None = None,
+    ) -> Any:
         child = self._child
         assert child is not None
         start = time.monotonic()

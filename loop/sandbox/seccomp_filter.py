@@ -79,5 +79,9 @@ def install(deny_file_writes: bool = False) -> list[str]:
     if deny_file_writes:
         _deny_file_writes(f, sc)
     f.load()
-    return denied + ["clone(no CLONE_THREAD)", "clone3", "kill/tgkill(others)",
-                     "prctl(PR_SET_PDEATHSIG)"]
+    return denied + [
+        "clone(no CLONE_THREAD)",
+        "clone3",
+        "kill/tgkill(others)",
+        "prctl(PR_SET_PDEATHSIG)",
+    ]

@@ -48,7 +48,7 @@ def decode(body: bytes) -> Any:
 def write_frame(fd: int, message: Any) -> None:
     view = memoryview(encode(message))
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def read_exact(fd: int, n: int) -> bytes:
@@ -89,7 +89,7 @@ class FrameBuffer:
         end = HEADER.size + size
         if len(self._buf) < end:
             return False, None
-        body = bytes(self._buf[HEADER.size:end])
+        body = bytes(self._buf[HEADER.size : end])
         del self._buf[:end]
         return True, decode(body)
 
@@ -101,6 +101,7 @@ def on_hangup(fd: int, then: Callable[[], object]) -> threading.Thread:
     """Call `then` (in a daemon thread) once the peer of `fd` is gone: every writer of a pipe
     closed, or the other end of a socket. A parent killed with SIGKILL closes its ends too, so
     a process watching its parent's pipe this way never outlives it, whatever it is running."""
+
     def watch() -> None:
         poller = select.poll()
         poller.register(fd, select.POLLHUP)

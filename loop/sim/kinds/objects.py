@@ -34,7 +34,14 @@ def couple_fingers(world) -> None:
         return
     a, b = world.fingers
     c = p.createConstraint(
-        world.robot, a, world.robot, b, p.JOINT_GEAR, (1, 0, 0), (0, 0, 0), (0, 0, 0),
+        world.robot,
+        a,
+        world.robot,
+        b,
+        p.JOINT_GEAR,
+        (1, 0, 0),
+        (0, 0, 0),
+        (0, 0, 0),
         physicsClientId=world.client,
     )
     p.changeConstraint(c, gearRatio=-1, erp=0.1, maxForce=50, physicsClientId=world.client)
