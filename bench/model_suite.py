@@ -42,6 +42,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--runs", type=Path, default=None, help="where run directories go")
     p.add_argument("--table-only", action="store_true", help="print the saved results only")
     p.add_argument(
+        "--markdown", action="store_true", help="print the before/after table as markdown"
+    )
+    p.add_argument(
         "--from-runs",
         type=Path,
         default=None,
@@ -132,7 +135,7 @@ def aggregate(trials: list[dict]) -> dict:
         "median_iterations_to_success": _median([t["iterations_to_success"] for t in wins]),
         "median_time_to_success_s": _median([t["time_to_success_s"] for t in wins]),
         "generation_share": sum(t["generation_s"] for t in trials) / cycle if cycle else 0.0,
-        "mean_final_score": _median([t["scores"][-1] for t in trials if t["scores"]]),
+        "median_final_score": _median([t["scores"][-1] for t in trials if t["scores"]]),
         "repeats": sum(t["repeats"] for t in trials),
     }
 
@@ -251,7 +254,7 @@ ROWS = (
     ("median iters to success", lambda a: _fmt(a["median_iterations_to_success"])),
     ("median time to success", lambda a: _fmt(a["median_time_to_success_s"], "s")),
     ("generation share", lambda a: f"{a['generation_share']:.0%}"),
-    ("median final score", lambda a: _fmt(a["mean_final_score"])),
+    ("median final score", lambda a: _fmt(a.get("median_final_score", a.get("mean_final_score")))),
     ("repeated answers", lambda a: str(a["repeats"])),
 )
 
@@ -282,6 +285,29 @@ def table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+MARKDOWN_COLUMNS = (
+    ("success", lambda a: f"{a['successes']}/{a['trials']}"),
+    ("median iterations to success", lambda a: _fmt(a["median_iterations_to_success"])),
+    ("median time to success", lambda a: _fmt(a["median_time_to_success_s"], "s")),
+    ("generation share", lambda a: f"{a['generation_share']:.0%}"),
+    ("repeated answers", lambda a: str(a["repeats"])),
+)
+
+
+def markdown(results: dict[str, dict]) -> str:
+    """One row per task; each cell 'before -> after' (labels in the order given)."""
+    heads = [name for name, _ in MARKDOWN_COLUMNS]
+    lines = ["| task | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
+    tasks = list(dict.fromkeys(t for r in results.values() for t in r["tasks"]))
+    for task in tasks:
+        cells = []
+        for _, fn in MARKDOWN_COLUMNS:
+            values = [fn(r["tasks"][task]) if task in r["tasks"] else "-" for r in results.values()]
+            cells.append(" -> ".join(values))
+        lines.append(f"| `{task}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def saved() -> dict[str, dict]:
     out = {}
     for label in ("before", "after"):
@@ -303,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     results = saved()
     if not args.table_only and args.label not in results:
         results[args.label] = result
-    print(table(results))
+    print(markdown(results) if args.markdown else table(results))
     return 0
 
 
