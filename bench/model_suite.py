@@ -259,6 +259,11 @@ ROWS = (
 )
 
 
+def _task_names(results: dict[str, dict]) -> list[str]:
+    """Every task in any of the results, in first-seen order."""
+    return list(dict.fromkeys(t for r in results.values() for t in r["tasks"]))
+
+
 def _trials(trials: int | dict[str, int]) -> str:
     if isinstance(trials, dict):
         return ",".join(f"{task}:{n}" for task, n in trials.items())
@@ -275,7 +280,7 @@ def table(results: dict[str, dict]) -> str:
             f"{label}: tasks={','.join(s['tasks'])} trials={_trials(s['trials'])} "
             f"max_iters={s['max_iters']} model={s['model']} commit={s['git_commit']}"
         )
-    tasks = list(dict.fromkeys(t for r in results.values() for t in r["tasks"]))
+    tasks = _task_names(results)
     for task in tasks:
         lines.append("")
         lines.append(f"{task:<26}" + "".join(f"{lab:>18}" for lab in labels))
@@ -298,7 +303,7 @@ def markdown(results: dict[str, dict]) -> str:
     """One row per task; each cell 'before -> after' (labels in the order given)."""
     heads = [name for name, _ in MARKDOWN_COLUMNS]
     lines = ["| task | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
-    tasks = list(dict.fromkeys(t for r in results.values() for t in r["tasks"]))
+    tasks = _task_names(results)
     for task in tasks:
         cells = []
         for _, fn in MARKDOWN_COLUMNS:

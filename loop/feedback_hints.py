@@ -3,6 +3,7 @@ own data (its observation keys, the contract), never from a list of expected ans
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any
 
@@ -29,6 +30,15 @@ def obs_keys(task: Any) -> list[str]:
     return [k.name for k in base] + list(task.obs_keys)
 
 
+def robot_call(name: str) -> str:
+    """How a controller calls RobotInfo's method `name`: 'ik(pos, quat=None, q0=None)'."""
+    from robots.base import RobotInfo
+
+    params = list(inspect.signature(getattr(RobotInfo, name)).parameters.values())[1:]
+    args = [p.name if p.default is p.empty else f"{p.name}={p.default!r}" for p in params]
+    return f"{name}({', '.join(args)})"
+
+
 def robot_facts() -> str:
     """What `robot` offers, read off the RobotInfo class itself."""
     from dataclasses import fields
@@ -36,7 +46,7 @@ def robot_facts() -> str:
     from robots.base import RobotInfo
 
     names = [f.name for f in fields(RobotInfo) if f.repr]
-    return ", ".join(names) + ", fk(q), ik(pos, quat=None, q0=None)"
+    return ", ".join(names + [robot_call("fk"), robot_call("ik")])
 
 
 def kinematics_signature(name: str) -> str:
@@ -44,8 +54,7 @@ def kinematics_signature(name: str) -> str:
     from robots.base import RobotInfo
 
     doc = (getattr(RobotInfo, name).__doc__ or "").strip().splitlines()[0].rstrip(".")
-    call = "fk(q)" if name == "fk" else "ik(pos, quat=None, q0=None)"
-    return f"robot.{call}: {doc}"
+    return f"robot.{robot_call(name)}: {doc}"
 
 
 def robot_hints(message: str, traceback: str) -> list[str]:
