@@ -39,6 +39,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--backend", default=None, help="backend or profile (default: local)")
     p.add_argument("--model", default=None)
     p.add_argument("--base-url", default=None)
+    p.add_argument(
+        "--temperature", type=float, default=None, help="sampling temperature (default: the loop's)"
+    )
     p.add_argument("--runs", type=Path, default=None, help="where run directories go")
     p.add_argument("--table-only", action="store_true", help="print the saved results only")
     p.add_argument(
@@ -92,7 +95,9 @@ def run_task(task_name: str, backend: Any, args: argparse.Namespace, runs: Path)
     trials = []
     with Evaluator(task, workers=min(2, SEEDS_PER_TRIAL)) as evaluator:
         for k in range(args.trials):
-            options = LoopOptions(max_iters=args.max_iters, seeds=trial_seeds(k))
+            options = LoopOptions(
+                max_iters=args.max_iters, seeds=trial_seeds(k), temperature=args.temperature
+            )
             rundir = RunDir(runs / f"{task_name}-{k:02d}")
             seeded = SeededBackend(backend, 1000 * (k + 1))
             summary = Loop(task, seeded, evaluator, rundir, options).run()
@@ -169,6 +174,7 @@ def run(args: argparse.Namespace) -> dict:
             "tasks": tasks,
             "trials": args.trials,
             "max_iters": args.max_iters,
+            "temperature": args.temperature,
             "seeds_per_trial": SEEDS_PER_TRIAL,
             "backend": describe.get("name") or describe.get("kind"),
             "model": describe.get("model"),

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from loop.backends.base import DEFAULT_TEMPERATURE
 from loop.errors import BackendError
 from loop.extract import Extraction, FenceWatcher, extract_code
 from loop.prompting import Attempt, build_messages, render, render_transcript
@@ -237,7 +238,9 @@ class Loop:
         """After a repeated answer, sample hotter and with a new seed to shake it loose."""
         if not repeat_of:
             return self.options.temperature, None
-        base = self.options.temperature if self.options.temperature is not None else 0.2
+        config = getattr(self.backend, "config", None)
+        candidates = (self.options.temperature, getattr(config, "temperature", None))
+        base = next((t for t in candidates if t is not None), DEFAULT_TEMPERATURE)
         repeats = sum(1 for a in self.history if a.repeat_of)
         return min(1.0, base + 0.3 * repeats), 1000 + len(self.history)
 

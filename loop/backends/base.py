@@ -54,6 +54,13 @@ class Timeouts:
         return httpx.Timeout(connect=self.connect, read=read, write=self.write, pool=self.pool)
 
 
+# Code generation samples cool by default: servers' own defaults (0.8 for llama-cpp-python,
+# 1.0 for OpenAI) made the embedded model's first answer to `reach` succeed 1 time in 15,
+# 0.2 made it 6 in 10 (bench/results/model_suite_exp_t02.json). A profile or --temperature
+# overrides it.
+DEFAULT_TEMPERATURE = 0.2
+
+
 @dataclass(frozen=True)
 class BackendConfig:
     """A resolved backend: a built-in kind or an armloop.toml profile, plus CLI overrides."""
@@ -63,7 +70,7 @@ class BackendConfig:
     model: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
-    temperature: float | None = None
+    temperature: float | None = DEFAULT_TEMPERATURE
     max_tokens: int | None = None
     price_in_per_mtok: float | None = None
     price_out_per_mtok: float | None = None
