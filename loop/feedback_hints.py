@@ -3,6 +3,7 @@ own data (its observation keys, the contract), never from a list of expected ans
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 from typing import Any
@@ -127,3 +128,34 @@ def exception_hints(task: Any, message: str, traceback: str = "") -> list[str]:
             "(reset runs before the first step of every episode)"
         )
     return [f"  fix: {h}" for h in hints]
+
+
+def randomness_notes(code: str | None) -> list[str]:
+    """The contract forbids randomness, yet small models read "random seeds" and sample a
+    target of their own; name the first line that draws random numbers."""
+    if not code:
+        return []
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and "random" in _dotted(node.func).split(".")[:-1]:
+            return [
+                f"  note: line {node.lineno} draws random numbers ({_dotted(node.func)}): a "
+                "controller must be deterministic; the simulator already chose the start and "
+                "the targets and gives them in obs, so nothing needs sampling"
+            ]
+    return []
+
+
+def _dotted(node: ast.AST) -> str:
+    """'np.random.uniform' for an attribute chain, '' for anything else."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return ""

@@ -76,7 +76,7 @@ def _system_message(name: str, path: str, task: Any) -> str:
     return render(
         "system",
         contract=contract_text(task).strip(),
-        allowed_imports=", ".join(sorted(ALLOWED_IMPORTS - {"__future__"})),
+        allowed_imports=", ".join(sorted(ALLOWED_IMPORTS - {"__future__", "random"})),
         dof=robot_info(task.robot, task.control_dt).dof,
         step_limit_s=Limits().step_s,
         example_task=other.name,

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from loop.backends import BackendConfig, BackendError, ChatRequest, Timeouts, make_backend
+from loop.backends.base import DEFAULT_TEMPERATURE
 from loop.backends.testserver import ScriptedServer, tokenize
 
 MSGS = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "write code"}]
@@ -36,6 +37,15 @@ def test_stream_text_usage_and_request_shape():
     assert (body["temperature"], body["max_tokens"], body["seed"]) == (0.2, 100, 7)
     assert body["model"] == "scripted-model"  # discovered from /models
     assert s.t_sent < s.t_first_token <= s.t_last_token
+
+
+def test_default_temperature_is_sent_and_a_request_overrides_it():
+    """Servers' own defaults (0.8, 1.0) are too hot for code; the profile's value wins."""
+    with ScriptedServer(REPLY) as srv, backend(srv) as b:
+        run(b)
+        assert srv.requests[-1].json["temperature"] == DEFAULT_TEMPERATURE == 0.2
+        run(b, temperature=0.7)
+        assert srv.requests[-1].json["temperature"] == 0.7
 
 
 def test_timing_matches_a_paced_server_within_5_percent():

@@ -218,3 +218,50 @@ def test_a_local_set_on_one_path_only_gets_a_fix(reach) -> None:
     _, _, text = run(reach, HEAD + body)
     assert "UnboundLocalError" in text
     assert "fix: `action` is not set on every path" in text
+
+
+LEAVES = HEAD + ("        return {'ee_pos': obs['target_pos'] if obs['t'] < 1.5 else self.start}\n")
+HALFWAY = HEAD + (
+    "        return {'ee_pos': self.start + 0.5 * (obs['target_pos'] - self.start)}\n"
+)
+RANDOM = HEAD.replace(
+    "        self.start = np.array(obs['ee_pos'])\n",
+    "        self.start = np.array(obs['ee_pos'])\n        self.seed = np.random.randint(100)\n",
+) + ("        return {'ee_pos': self.start}\n")
+
+
+def so_line(text: str) -> str:
+    parts = [p for line in text.splitlines() for p in line.split("; ")]
+    return next((p for p in parts if p.startswith("so: ")), "")
+
+
+def test_a_hold_that_is_too_slow_says_by_when_it_must_arrive(reach) -> None:
+    _, evaluation, text = run(reach, SLOW)
+    assert not evaluation.success
+    assert so_line(text).startswith("so: still closing in") and "from t=2.5 s on" in text
+
+
+def test_reaching_then_leaving_the_target_says_when_it_was_there(reach) -> None:
+    _, evaluation, text = run(reach, LEAVES)
+    reached = evaluation.seeds[0].metrics["time_to_reach"]
+    assert reached is not None and reached < 1.5
+    assert so_line(text) == (
+        f"so: it was within 0.05 m at t={reached:.1f} s, then moved away: keep commanding "
+        "the target until the episode ends"
+    )
+
+
+def test_stopping_short_says_where_it_held_still(reach) -> None:
+    _, evaluation, text = run(reach, HALFWAY)
+    final = evaluation.seeds[0].metrics["final_distance"]
+    assert final > 0.05
+    assert f"the arm held still {final:.3f} m from the target" in so_line(text)
+
+
+def test_randomness_is_named_with_its_line_and_success_gets_no_diagnosis(reach) -> None:
+    _, evaluation, text = run(reach, RANDOM)
+    n = line_of(RANDOM, "np.random")
+    assert not evaluation.success
+    assert f"note: line {n} draws random numbers (np.random.randint)" in text
+    _, evaluation, text = run(reach, HEAD + "        return {'ee_pos': obs['target_pos']}\n")
+    assert evaluation.success and "so: " not in text and "note:" not in text

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from loop.feedback_action import accepted_actions, returned_sizes, size_hints, step_returns
 from loop.feedback_code import failing_code
-from loop.feedback_hints import exception_hints
+from loop.feedback_hints import exception_hints, randomness_notes
 from loop.sim.scoring import Evaluation, SeedResult
 from loop.taskspec import TaskSpec
 
@@ -127,6 +127,8 @@ def feedback(task: TaskSpec, evaluation: Evaluation, code: str | None = None) ->
     lines += behaviour_lines([s for s in ev.seeds if not s.success and not s.failure])
     if ev.success:
         lines.append("All seeds succeeded.")
+    else:
+        lines += randomness_notes(code)
     return clip("\n".join(lines))
 
 

@@ -76,8 +76,34 @@ class Reach(Kind):
             parts.append(
                 f"overshoot {metrics['overshoot']:.3f} m past the target (max at t={t[i]:.1f} s)"
             )
-        ts = m.stalled(t, dist)
+        closing = dist[-1] > tol and dist[-1] < dist[t >= t[-1] - hold - 0.5][0] - 0.005
+        ts = None if closing else m.stalled(t, dist)
         if ts is not None and dist[-1] > tol:
             parts.append(f"stalled at {dist[-1]:.3f} m from t={ts:.1f} s")
+        parts += self._diagnosis(t, dist, tol, hold, ts, closing)
         notes = m.common_notes(metrics)
         return "; ".join(parts + ([notes] if notes else []))
+
+    @staticmethod
+    def _diagnosis(t, dist, tol, hold, stalled_at, closing) -> list[str]:
+        """What the timeline means, for a hold that failed: left the target, too slow, or
+        stopped short. Read from the distances only, never from the controller's code."""
+        if dist[-1] <= tol and np.all(dist[t >= t[-1] - hold + 1e-9] <= tol):
+            return []
+        inside = np.flatnonzero(dist <= tol)
+        if inside.size and dist[-1] > tol:
+            return [
+                f"so: it was within {tol} m at t={t[inside[0]]:.1f} s, then moved away: keep "
+                "commanding the target until the episode ends"
+            ]
+        if closing:
+            return [
+                f"so: still closing in when the episode ended, but it must be within {tol} m "
+                f"from t={t[-1] - hold:g} s on: move faster, or command the target from the start"
+            ]
+        if stalled_at is not None:
+            return [
+                f"so: from t={stalled_at:.1f} s the arm held still {dist[-1]:.3f} m from the "
+                "target: the command held from then on is not the target"
+            ]
+        return []
