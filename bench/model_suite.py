@@ -45,6 +45,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--runs", type=Path, default=None, help="where run directories go")
     p.add_argument("--table-only", action="store_true", help="print the saved results only")
     p.add_argument(
+        "--labels",
+        default="before,after",
+        help="saved results shown side by side in the table (comma-separated, in order)",
+    )
+    p.add_argument(
         "--markdown", action="store_true", help="print the before/after table as markdown"
     )
     p.add_argument(
@@ -156,7 +161,7 @@ def run(args: argparse.Namespace) -> dict:
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     runs = args.runs or Path("/tmp/armloop-model-suite") / f"{args.label}-{int(time.time())}"
     backend = open_backend(args.backend, model=args.model, base_url=args.base_url)
-    t0 = time.time()
+    t0, commit = time.time(), _git_commit()  # the code the trials run, not HEAD at the end
     try:
         warm = getattr(backend, "warm", None)
         if callable(warm):
@@ -178,7 +183,7 @@ def run(args: argparse.Namespace) -> dict:
             "seeds_per_trial": SEEDS_PER_TRIAL,
             "backend": describe.get("name") or describe.get("kind"),
             "model": describe.get("model"),
-            "git_commit": _git_commit(),
+            "git_commit": commit,
         },
         "wall_s": time.time() - t0,
         "tasks": per_task,
@@ -220,7 +225,7 @@ def merge(label: str, parts: list[str]) -> dict:
         for name, agg in res["tasks"].items():
             if name in tasks:
                 raise SystemExit(f"task {name!r} is in more than one of {parts}: merge one of each")
-            tasks[name] = {**agg, "from": part}
+            tasks[name] = {**agg, "from": part, "commit": res["settings"]["git_commit"]}
     first = loaded[0]["settings"]
     return {
         "label": label,
@@ -255,13 +260,23 @@ def _fmt(value: Any, unit: str = "") -> str:
     return f"{value}{unit}"
 
 
+def _count(value: float | None) -> str:
+    """A median of counts: '4', '2.5'."""
+    return "-" if value is None else f"{value:g}"
+
+
+# (name, cell, in the README's markdown table too)
 ROWS = (
-    ("success", lambda a: f"{a['successes']}/{a['trials']} ({a['success_rate']:.0%})"),
-    ("median iters to success", lambda a: _fmt(a["median_iterations_to_success"])),
-    ("median time to success", lambda a: _fmt(a["median_time_to_success_s"], "s")),
-    ("generation share", lambda a: f"{a['generation_share']:.0%}"),
-    ("median final score", lambda a: _fmt(a.get("median_final_score", a.get("mean_final_score")))),
-    ("repeated answers", lambda a: str(a["repeats"])),
+    ("success", lambda a: f"{a['successes']}/{a['trials']} ({a['success_rate']:.0%})", True),
+    ("median iters to success", lambda a: _count(a["median_iterations_to_success"]), True),
+    ("median time to success", lambda a: _fmt(a["median_time_to_success_s"], "s"), True),
+    ("generation share", lambda a: f"{a['generation_share']:.0%}", True),
+    (
+        "median final score",
+        lambda a: _fmt(a.get("median_final_score", a.get("mean_final_score"))),
+        False,
+    ),
+    ("repeated answers", lambda a: str(a["repeats"]), True),
 )
 
 
@@ -290,38 +305,31 @@ def table(results: dict[str, dict]) -> str:
     for task in tasks:
         lines.append("")
         lines.append(f"{task:<26}" + "".join(f"{lab:>18}" for lab in labels))
-        for name, fn in ROWS:
+        for name, fn, _ in ROWS:
             cells = [fn(r["tasks"][task]) if task in r["tasks"] else "-" for r in results.values()]
             lines.append(f"  {name:<24}" + "".join(f"{c:>18}" for c in cells))
     return "\n".join(lines)
 
 
-MARKDOWN_COLUMNS = (
-    ("success", lambda a: f"{a['successes']}/{a['trials']}"),
-    ("median iterations to success", lambda a: _fmt(a["median_iterations_to_success"])),
-    ("median time to success", lambda a: _fmt(a["median_time_to_success_s"], "s")),
-    ("generation share", lambda a: f"{a['generation_share']:.0%}"),
-    ("repeated answers", lambda a: str(a["repeats"])),
-)
-
-
 def markdown(results: dict[str, dict]) -> str:
-    """One row per task; each cell 'before -> after' (labels in the order given)."""
-    heads = [name for name, _ in MARKDOWN_COLUMNS]
-    lines = ["| task | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
-    tasks = _task_names(results)
-    for task in tasks:
-        cells = []
-        for _, fn in MARKDOWN_COLUMNS:
-            values = [fn(r["tasks"][task]) if task in r["tasks"] else "-" for r in results.values()]
-            cells.append(" -> ".join(values))
-        lines.append(f"| `{task}` | " + " | ".join(cells) + " |")
+    """One row per task and label (before, after, ...), the labels in the order given."""
+    columns = [(name, fn) for name, fn, shown in ROWS if shown]
+    heads = ["task", "run", "commit"] + [name for name, _ in columns]
+    lines = ["| " + " | ".join(heads) + " |", "|---" * len(heads) + "|"]
+    for task in _task_names(results):
+        for label, res in results.items():
+            if task not in res["tasks"]:
+                continue
+            agg = res["tasks"][task]
+            commit = agg.get("commit") or res["settings"]["git_commit"]
+            cells = [f"`{task}`", label, commit] + [fn(agg) for _, fn in columns]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def saved() -> dict[str, dict]:
+def saved(labels: tuple[str, ...] = ("before", "after")) -> dict[str, dict]:
     out = {}
-    for label in ("before", "after"):
+    for label in labels:
         path = RESULTS / f"model_suite_{label}.json"
         if path.exists():
             out[label] = json.loads(path.read_text())
@@ -337,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             result = from_runs(args) if args.from_runs else run(args)
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / f"model_suite_{args.label}.json").write_text(json.dumps(result, indent=2))
-    results = saved()
+    results = saved(tuple(x.strip() for x in args.labels.split(",") if x.strip()))
     if not args.table_only and args.label not in results:
         results[args.label] = result
     print(markdown(results) if args.markdown else table(results))

@@ -61,8 +61,9 @@ def test_merge_joins_tasks_and_the_markdown_shows_before_and_after(tmp_path, mon
     assert merged["settings"]["git_commit"] == "aaa,bbb"
     assert merged["wall_s"] == 20.0
     text = ms.markdown(ms.saved())
-    assert "| `reach` | 0/1 -> 2/3 | - -> 2.50 | - -> 70 s | 95% -> 93% | 1 -> 1 |" in text
-    assert "| `push` | - -> 0/1 |" in text
+    assert "| `reach` | before | ccc | 0/1 (0%) | - | - | 95% | 1 |" in text
+    assert "| `reach` | after | aaa | 2/3 (67%) | 2.5 | 70 s | 93% | 1 |" in text
+    assert "| `push` | after | bbb | 0/1 (0%) |" in text and "| `push` | before" not in text
 
 
 def test_merge_refuses_a_task_in_two_parts(tmp_path, monkeypatch) -> None:
