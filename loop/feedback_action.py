@@ -21,12 +21,20 @@ def describe_value(value: Any) -> str:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
         return f"{type(value).__name__} (not numbers) {str(value)[:40]!r}"
-    flat = [round(float(x), 3) for x in arr.ravel()[:SAMPLE]]
-    more = ", ..." if arr.size > SAMPLE else ""
-    sample = "[" + ", ".join(f"{x:g}" for x in flat) + more + "]"
+    sample = numbers(arr)
     if arr.ndim == 1:
         return f"{arr.size} values {sample}"
     return f"shape {arr.shape} {sample}"
+
+
+def numbers(value: Any) -> str:
+    """'[0.41, 0.02, 0.3]' (the first SAMPLE values, 3 decimals) or '0.1' for a scalar."""
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        return f"{float(arr):.4g}"
+    flat = [round(float(x), 3) for x in arr.ravel()[:SAMPLE]]
+    more = ", ..." if arr.size > SAMPLE else ""
+    return "[" + ", ".join(f"{x:g}" for x in flat) + more + "]"
 
 
 def describe_action(action: Any) -> str:

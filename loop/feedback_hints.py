@@ -70,9 +70,15 @@ def robot_hints(message: str, traceback: str) -> list[str]:
     last = traceback.strip().splitlines()[-3:] if traceback else []
     failing = "\n".join(last) + "\n" + message
     call = KINEMATICS_CALL.search(failing) or re.search(r"RobotInfo\.(fk|ik)\(\)", message)
-    if call and any(message.startswith(e) or f"{e}:" in message for e in ARGUMENT_ERRORS):
+    misused = any(message.startswith(e) or f"{e}:" in message for e in ARGUMENT_ERRORS)
+    if call and (misused or "'tuple' object" in message):
         hints.append(
             kinematics_signature(call.group(1))
+            + (
+                ": a tuple, so take robot.fk(q)[0] for the position"
+                if call.group(1) == "fk"
+                else ""
+            )
             + "; the current end-effector position is obs['ee_pos'], the joint angles obs['q']"
         )
     return hints

@@ -185,13 +185,14 @@ def test_robot_state_asked_of_the_description_points_at_obs(reach) -> None:
 
 @pytest.mark.parametrize(
     "call",
-    ["self.robot.fk('ee')[0]", "self.robot.fk()[0]"],
-    ids=["wrong-argument", "missing-argument"],
+    ["self.robot.fk('ee')[0]", "self.robot.fk()[0]", "self.robot.fk(obs['q']).flatten()"],
+    ids=["wrong-argument", "missing-argument", "tuple-used-as-array"],
 )
 def test_fk_called_wrongly_gets_its_signature(reach, call: str) -> None:
     _, evaluation, text = run(reach, HEAD + f"        return {{'ee_pos': {call}}}\n")
     assert all(s.failure["kind"] == "exception" for s in evaluation.seeds)
     assert "fix: robot.fk(q): Forward kinematics: joint angles (dof,) -> end-effector" in text
+    assert "a tuple, so take robot.fk(q)[0] for the position" in text
     assert "the current end-effector position is obs['ee_pos']" in text
 
 
@@ -256,6 +257,12 @@ def test_stopping_short_says_where_it_held_still(reach) -> None:
     final = evaluation.seeds[0].metrics["final_distance"]
     assert final > 0.05
     assert f"the arm held still {final:.3f} m from the target" in so_line(text)
+    end = next(x for x in text.splitlines() if "step() returned" in x)
+    ee, target = (
+        evaluation.seeds[0].end_state.split(f"{k} [")[1] for k in ("ee_pos", "target_pos")
+    )
+    assert end.startswith("  at t=2.97 s step() returned {'ee_pos': 3 values [")
+    assert ee and target and ee != target
 
 
 def test_randomness_is_named_with_its_line_and_success_gets_no_diagnosis(reach) -> None:

@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from loop.contract import ActionError, validate_action
-from loop.feedback_action import describe_action
+from loop.feedback_action import describe_action, numbers
 from loop.sandbox.host import ControllerFailure, ControllerHost
 from loop.sim.kinds.base import Kind
 from loop.sim.record import EpisodeRecord
@@ -83,7 +83,7 @@ def run_episode(
     episode = kind.reset(world, np.random.default_rng(seed))
     n, sub, dt = task.n_ticks, task.substeps, task.control_dt
     rec = Recorder(world, n + 1)
-    failure, first_step_at = None, None
+    failure, first_step_at, last = None, None, None
     obs = observe(world, kind, 0.0)
     try:
         host.reset(obs)
@@ -96,6 +96,7 @@ def run_episode(
                 returned = f"{exc} (at t={obs['t']:.2f} s); step() returned {describe_action(raw)}"
                 raise ControllerFailure("bad_action", returned) from None
             world.apply(action, obs["q"])
+            last = (obs, raw)
             if first_step_at is None:
                 first_step_at = time.monotonic()
             world.step(sub)
@@ -105,6 +106,18 @@ def run_episode(
     except ControllerFailure as exc:
         failure = exc.to_dict()
     rec.sample(obs)
-    return rec.record(
+    record = rec.record(
         seed, episode, failure, first_step_at, time.monotonic() - start, host.output()
     )
+    record.end_state = end_state(task, last)
+    return record
+
+
+def end_state(task: TaskSpec, last: tuple[dict, object] | None) -> str:
+    """'at t=2.97 s step() returned {...} for ee_pos [...], target_pos [...]'."""
+    if last is None:
+        return ""
+    obs, action = last
+    keys = ["ee_pos"] + [k for k in task.obs_keys if k in obs and k != "ee_pos"]
+    seen = ", ".join(f"{k} {numbers(obs[k])}" for k in keys)
+    return f"at t={obs['t']:.2f} s step() returned {describe_action(action)} for {seen}"

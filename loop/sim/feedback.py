@@ -96,11 +96,14 @@ def behaviour_lines(seeds: Sequence[SeedResult]) -> list[str]:
     groups: dict[str, list[SeedResult]] = {}
     for s in seeds:
         groups.setdefault(re.sub(r"[-+]?\d+(\.\d+)?", "#", s.message), []).append(s)
-    lines = []
+    lines, shown = [], 0
     for group in groups.values():
         first, rest = group[0], group[1:]
-        if len(lines) < MAX_BEHAVIOUR:
+        if shown < MAX_BEHAVIOUR:
+            shown += 1
             lines.append(f"seed {first.seed}: {first.message}")
+            if first.end_state:
+                lines.append(f"  {first.end_state}")
         else:
             rest = group
         if rest:

@@ -16,7 +16,8 @@ class EpisodeRecord:
     getBasePositionAndOrientation, table_contact from getContactPoints(arm, table),
     limit_hit (n, dof) marks joints within 0.01 rad of a limit. `episode` holds the
     seed's sampled task constants (target_pos, waypoints, ...). `failure` is a
-    ControllerFailure dict (kind, message, traceback) or None.
+    ControllerFailure dict (kind, message, traceback) or None. `end_state` is the last
+    action the controller returned and the task's obs values it answered, as feedback text.
     """
 
     seed: int
@@ -34,6 +35,7 @@ class EpisodeRecord:
     first_step_at: float | None = None
     wall_s: float = 0.0
     output: str = ""
+    end_state: str = ""  # the last action returned and the obs it answered, in one line
 
     @property
     def steps(self) -> int:

@@ -18,6 +18,7 @@ class SeedResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     failure: dict[str, str] | None = None
     message: str = ""
+    end_state: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ def score_record(task: TaskSpec, record: EpisodeRecord, kind=None) -> SeedResult
         message = f"{failure_line(record.failure)} at t={record.duration:.2f} s; {out.message}"
         return SeedResult(record.seed, False, 0.0, out.metrics, record.failure, message)
     score = 1.0 if out.success else min(max(float(out.score), 0.0), 0.99)
-    return SeedResult(record.seed, out.success, score, out.metrics, None, out.message)
+    return SeedResult(
+        record.seed, out.success, score, out.metrics, None, out.message, record.end_state
+    )
 
 
 def score(task: TaskSpec, records: list[EpisodeRecord]) -> Evaluation:
