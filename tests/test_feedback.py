@@ -272,3 +272,18 @@ def test_randomness_is_named_with_its_line_and_success_gets_no_diagnosis(reach) 
     assert f"note: line {n} draws random numbers (np.random.randint)" in text
     _, evaluation, text = run(reach, HEAD + "        return {'ee_pos': obs['target_pos']}\n")
     assert evaluation.success and "so: " not in text and "note:" not in text
+
+
+@pytest.mark.parametrize("nothing", ["{}", "None"])
+def test_the_return_that_gave_back_nothing_is_marked(reach, nothing: str) -> None:
+    body = (
+        "        if obs['t'] < 0.5:\n"
+        "            return {'ee_pos': obs['target_pos']}\n"
+        f"        return {nothing}\n"
+    )
+    code = HEAD + body
+    _, evaluation, text = run(reach, code)
+    assert all(s.failure["kind"] == "bad_action" for s in evaluation.seeds)
+    n = line_of(code, f"return {nothing}")
+    assert f">> your step() returns at line {n}: return {nothing}" in text
+    assert f"   your step() returns at line {n - 1}:" in text  # the good one is listed, unmarked

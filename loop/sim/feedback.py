@@ -63,13 +63,15 @@ def failure_block(task: TaskSpec, group: list[SeedResult], code: str | None) -> 
         lines.append(failing_code(failure["traceback"], code))
         lines += exception_hints(task, message, failure["traceback"])
     if failure.get("kind") == "bad_action":
-        lines += bad_action_lines(task, returned, code)
+        lines += bad_action_lines(task, returned, code, message)
     if found and float(found.group(1)) >= 1.0:
         lines.append(f"  before it failed: {found.group(2)}")
     return lines
 
 
-def bad_action_lines(task: TaskSpec, returned: str, code: str | None) -> list[str]:
+def bad_action_lines(
+    task: TaskSpec, returned: str, code: str | None, message: str = ""
+) -> list[str]:
     """What step() returned, what the task accepts, a fix for a size mix-up, and the code's
     return lines, the ones that return the offending keys marked >>."""
     lines = []
@@ -79,12 +81,26 @@ def bad_action_lines(task: TaskSpec, returned: str, code: str | None) -> list[st
     sizes = returned_sizes(returned)
     lines += [f"  fix: {hint}" for hint in size_hints(task, sizes)]
     returns = step_returns(code)
-    marked = [(n, src) for n, src in returns if any(_mentions(src, k) for k in sizes)]
+    said = returned + " " + message
+    empty = any(x in said for x in ("an empty dict", "a NoneType", "got NoneType"))
+    marked = [
+        (n, src)
+        for n, src in returns
+        if any(_mentions(src, k) for k in sizes) or (empty and _returns_empty(src))
+    ]
     shown = (marked + [r for r in returns if r not in marked])[:4]
     for n, source in sorted(shown):
         mark = ">>" if (n, source) in marked else "  "
         lines.append(f"{mark} your step() returns at line {n}: {source}")
     return lines
+
+
+def _returns_empty(source: str) -> bool:
+    """`return {}`, `return dict()`, a bare `return` or `return None`."""
+    return (
+        re.fullmatch(r"return(\s*(\{\s*\}|dict\(\s*\)|None))?", source.split("#")[0].strip())
+        is not None
+    )
 
 
 def _mentions(source: str, key: str) -> bool:
