@@ -126,7 +126,10 @@ def exception_hints(task: Any, message: str, traceback: str = "") -> list[str]:
     elif name and name.group(1) in ("np", "numpy"):
         hints.append("import numpy as np at the top of the module")
     elif name and name.group(1) == "obs":
-        hints.append("`obs` is an argument of reset and step only: keep what you need on self")
+        hints.append(
+            "`obs` is an argument of reset and step only; __init__ gets `robot` alone: read "
+            "obs[...] in reset (it runs at the start of every episode) and keep it on self"
+        )
     attr = NO_ATTRIBUTE.search(message)
     if attr and attr.group(1) == "Controller":
         hints.append(

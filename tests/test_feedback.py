@@ -287,3 +287,13 @@ def test_the_return_that_gave_back_nothing_is_marked(reach, nothing: str) -> Non
     n = line_of(code, f"return {nothing}")
     assert f">> your step() returns at line {n}: return {nothing}" in text
     assert f"   your step() returns at line {n - 1}:" in text  # the good one is listed, unmarked
+
+
+def test_obs_read_in_init_is_sent_to_reset(reach) -> None:
+    code = HEAD.replace(
+        "        self.robot = robot\n",
+        "        self.robot = robot\n        self.target = obs['target_pos']\n",
+    ) + ("        return {'ee_pos': self.target}\n")
+    load, _, text = run(reach, code)
+    assert "NameError: name 'obs' is not defined" in text
+    assert "fix: `obs` is an argument of reset and step only; __init__ gets `robot` alone" in text
