@@ -9,9 +9,9 @@ backend's default temperature): without them a server with a fixed default seed 
 every trial's first prompt identically.
 Per task: success rate within --max-iters iterations, median iterations and loop time to
 success (successful trials), generation share ((ttft + generate) / cycle over all
-iterations). Writes bench/results/model_suite_LABEL.json and prints a table; when both
-`before` and `after` exist the table shows them side by side. Slow: a generation of the
-1.5B model takes 20-60 s on two cores.
+iterations). Writes bench/results/model_suite_LABEL.json and prints a table of the saved
+results named by --labels (the README's runs by default) next to this one. Slow: a
+generation of the 1.5B model takes 10-60 s on two cores.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--table-only", action="store_true", help="print the saved results only")
     p.add_argument(
         "--labels",
-        default="before,after",
+        default="before,after_v1,exp_t02,step2_reach,final,final_pc",
         help="saved results shown side by side in the table (comma-separated, in order)",
     )
     p.add_argument(
