@@ -110,6 +110,12 @@ def exception_hints(task: Any, message: str, traceback: str = "") -> list[str]:
             f"`{unbound.group(1)}` is not set on every path: give it a value before the "
             "if/else (or in every branch), so step returns an action on every tick"
         )
+    if "truth value of an array" in message:
+        hints.append(
+            "an array (a position, q, ...) is not True or False: test a distance "
+            "(np.linalg.norm(a - b) < 0.05), `x is None` for a value not set yet, or "
+            "np.all(...) / np.any(...) for element-wise comparisons"
+        )
     key = KEY_ERROR.search(message)
     if key and key.group(1) not in obs_keys(task):
         hints.append(

@@ -297,3 +297,15 @@ def test_obs_read_in_init_is_sent_to_reset(reach) -> None:
     load, _, text = run(reach, code)
     assert "NameError: name 'obs' is not defined" in text
     assert "fix: `obs` is an argument of reset and step only; __init__ gets `robot` alone" in text
+
+
+def test_an_array_used_as_a_truth_value_gets_the_ways_to_test_it(reach) -> None:
+    code = HEAD + (
+        "        if not obs['target_pos']:\n            return {'ee_pos': self.start}\n"
+        "        return {'ee_pos': obs['target_pos']}\n"
+    )
+    _, _, text = run(reach, code)
+    n = line_of(code, "if not obs")
+    assert "The truth value of an array with more than one element is ambiguous" in text
+    assert f">> {n:2d} |" in text or f">> {n} |" in text
+    assert "test a distance (np.linalg.norm(a - b) < 0.05), `x is None`" in text
