@@ -11,6 +11,7 @@ from loop.feedback_action import accepted_actions, describe_action, step_returns
 from loop.feedback_code import code_context, failing_code, origins
 from loop.sim.feedback import clip, load_feedback, seed_list
 from loop.taskspec import load_task
+from tests.simhelpers import CONTROLLERS
 
 HEAD = (
     "import numpy as np\n\n\nclass Controller:\n    def __init__(self, robot):\n"
@@ -309,3 +310,18 @@ def test_an_array_used_as_a_truth_value_gets_the_ways_to_test_it(reach) -> None:
     assert "The truth value of an array with more than one element is ambiguous" in text
     assert f">> {n:2d} |" in text or f">> {n} |" in text
     assert "test a distance (np.linalg.norm(a - b) < 0.05), `x is None`" in text
+
+
+def test_a_circle_that_is_on_the_path_too_late_is_told_when_scoring_starts() -> None:
+    """Good tracking that joins the moving point only at t = 1 s (the embedded model's near
+    miss): the feedback says the start of the scored window is what fails."""
+    code = (CONTROLLERS / "circle_late_start.py").read_text()
+    task = load_task("circle")
+    with Evaluator(task, workers=1) as ev:
+        ev.load(code)
+        evaluation = score(task, ev.simulate([0, 1, 2]))
+    text = feedback(task, evaluation, code=code)
+    missed = [s for s in evaluation.seeds if not s.success]
+    assert missed and all(s.metrics["max_error"] > 0.1 for s in missed)
+    assert "so: tracking is good later" in text
+    assert "be on the moving point before t=1 s" in text

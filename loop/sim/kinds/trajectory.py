@@ -89,8 +89,28 @@ class Circle(Kind):
             f"{metrics['mean_radius']:.3f} m vs {e['radius']:.3f} m, mean height error "
             f"{metrics['mean_height_error']:+.3f} m; error {m.timeline(record.t, err)}"
         )
+        msg += late_start(record.t, err, scored, thr, settle) if not success else ""
         notes = m.common_notes(metrics)
         return Outcome(success, score, metrics, msg + (f"; {notes}" if notes else ""))
+
+
+def late_start(
+    t: np.ndarray, err: np.ndarray, scored: np.ndarray, thr: float, settle: float
+) -> str:
+    """'; so: ...' when the tracking is good but the scored window opens before the arm is on
+    the path (the error is worst at its start and under the threshold over its second half)."""
+    window = t[scored]
+    if len(window) < 4:
+        return ""
+    half = scored & (t >= window[0] + (window[-1] - window[0]) / 2)
+    worst = int(np.argmax(np.where(scored, err, -1)))
+    if t[worst] > window[0] + 0.5 or float(np.sqrt(np.mean(err[half] ** 2))) > thr:
+        return ""
+    return (
+        f"; so: tracking is good later (error {err[half].mean():.3f} m over the second half), "
+        f"but at t={settle:g} s, when scoring starts, the arm is still {err[worst]:.3f} m off "
+        f"the point: be on the moving point before t={settle:g} s"
+    )
 
 
 @register
