@@ -1,6 +1,7 @@
 """Does the model change its code when told why it failed? Retries sampled at several temperatures.
 
-    .venv/bin/python -m bench.retry_repeats --runs DIR [--temperatures 0.2,0.5] [--samples 2]
+    .venv/bin/python -m bench.retry_repeats --runs DIR [--tasks reach] [--temperatures 0.2,0.5]
+        [--samples 2]
 
 DIR is a runs directory of `bench.model_suite` (one sub-directory per trial). For every trial
 whose first attempt failed, the failing controller is run again on the trial's seeds to get
@@ -28,6 +29,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--runs", type=Path, required=True, help="a bench.model_suite runs directory")
     p.add_argument("--temperatures", default="0.2,0.5")
     p.add_argument("--samples", type=int, default=2, help="replies per case and temperature")
+    p.add_argument("--tasks", default=None, help="only these tasks (comma-separated)")
     p.add_argument("--backend", default=None, help="backend or profile (default: local)")
     return p.parse_args(argv)
 
@@ -97,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     args.temps = [float(t) for t in args.temperatures.split(",") if t.strip()]
     cases = failed_first_attempts(args.runs)
+    if args.tasks:
+        wanted = {t.strip() for t in args.tasks.split(",")}
+        cases = [c for c in cases if c[0] in wanted]
     if not cases:
         raise SystemExit(f"no failed first attempts under {args.runs}: give a model_suite runs dir")
     backend = open_backend(args.backend)
