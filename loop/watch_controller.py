@@ -88,9 +88,15 @@ class ControllerRunner:
             result.outcome, result.note, result.score = "cancelled", "stopped by Ctrl-C", None
         return result
 
-    def close(self) -> None:
-        with self._lock:
+    def close(self, timeout: float = 20.0) -> None:
+        """Close the simulator; a run still holding it after `timeout` s has its workers
+        closed under it (they are what it waits on), so Ctrl-C always ends."""
+        got = self._lock.acquire(timeout=timeout)
+        try:
             self._close()
+        finally:
+            if got:
+                self._lock.release()
 
     # -- stages --------------------------------------------------------------------------
 
