@@ -204,7 +204,8 @@ def test_ctrl_c_stops_the_command_and_its_workers(folder: Path, tmp_path: Path):
         workers = _children(proc.pid)
         assert workers, "the warm simulator runs in child processes"
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=WAIT_S)
+        # bounded by design: lanes 20 s + a held simulator 20 s + the file feed 10 s
+        output, _ = proc.communicate(timeout=2 * WAIT_S)
     finally:
         if proc.poll() is None:
             proc.kill()
