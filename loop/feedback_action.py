@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from loop.feedback_code import parse_or_none
+
 SAMPLE = 4  # values shown per key
 
 
@@ -95,11 +97,8 @@ def size_hints(task: Any, sizes: dict[str, int | None]) -> list[str]:
 
 def step_returns(code: str | None) -> list[tuple[int, str]]:
     """(line, source) of each `return` statement inside the controller's `step` method."""
-    if not code:
-        return []
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
+    tree = parse_or_none(code)
+    if tree is None:
         return []
     lines = code.splitlines()
     out = []

@@ -77,12 +77,21 @@ def _assignments(scope: ast.AST, before: int | None) -> dict[str, int]:
     return out
 
 
+def parse_or_none(code: str | None) -> ast.Module | None:
+    """The controller's syntax tree, or None when there is no code or it does not parse."""
+    if not code:
+        return None
+    try:
+        return ast.parse(code)
+    except SyntaxError:
+        return None
+
+
 def origins(code: str, lineno: int, shown_from: int, limit: int = 3) -> list[tuple[int, str]]:
     """Where the failing line's variables were set, above the shown context: local names
     earlier in the same function, `self.x` in any method but __init__."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
+    tree = parse_or_none(code)
+    if tree is None:
         return []
     funcs = [
         f

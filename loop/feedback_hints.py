@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from loop.contract import BASE_OBS, GRIPPER_OBS
+from loop.feedback_code import parse_or_none
 
 KEY_ERROR = re.compile(r"KeyError: ['\"](\w+)['\"]")
 NAME_ERROR = re.compile(r"NameError: name '(\w+)' is not defined")
@@ -148,11 +149,8 @@ def exception_hints(task: Any, message: str, traceback: str = "") -> list[str]:
 def randomness_notes(code: str | None) -> list[str]:
     """The contract forbids randomness, yet small models read "random seeds" and sample a
     target of their own; name the first line that draws random numbers."""
-    if not code:
-        return []
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
+    tree = parse_or_none(code)
+    if tree is None:
         return []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and "random" in _dotted(node.func).split(".")[:-1]:
