@@ -42,7 +42,7 @@ class Recorder:
         self.i += 1
 
     def record(
-        self, seed: int, episode: dict, failure, first_step_at, wall_s, output, task, last
+        self, seed: int, episode: dict, failure, first_step_at, wall_s, output, end: str
     ) -> EpisodeRecord:
         k = self.i
         return EpisodeRecord(
@@ -61,7 +61,7 @@ class Recorder:
             first_step_at=first_step_at,
             wall_s=wall_s,
             output=output,
-            end_state=end_state(task, last),
+            end_state=end,
         )
 
 
@@ -107,8 +107,15 @@ def run_episode(
     except ControllerFailure as exc:
         failure = exc.to_dict()
     rec.sample(obs)
-    wall_s = time.monotonic() - start
-    return rec.record(seed, episode, failure, first_step_at, wall_s, host.output(), task, last)
+    return rec.record(
+        seed,
+        episode,
+        failure,
+        first_step_at,
+        time.monotonic() - start,
+        host.output(),
+        end_state(task, last),
+    )
 
 
 def end_state(task: TaskSpec, last: tuple[dict, object] | None) -> str:
