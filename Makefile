@@ -26,22 +26,22 @@ demo: model
 	$(BIN)/armloop run reach --max-iters 4 --out runs/demo
 
 test: model
-	$(BIN)/ruff check loop robots tests bench
-	$(BIN)/ruff format --check loop robots tests bench
+	$(BIN)/ruff check loop robots tests benchmarks
+	$(BIN)/ruff format --check loop robots tests benchmarks
 	$(BIN)/python -m pytest -q -ra
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -ra -m "not model"
 
 lint: $(STAMP)
-	$(BIN)/ruff check loop robots tests bench
-	$(BIN)/ruff format --check loop robots tests bench
+	$(BIN)/ruff check loop robots tests benchmarks
+	$(BIN)/ruff format --check loop robots tests benchmarks
 
 bench: model
-	$(BIN)/python -m bench.all
+	$(BIN)/python -m benchmarks.all
 
 bench-model: model
-	$(BIN)/python -m bench.model_suite
+	$(BIN)/python -m benchmarks.model_suite
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

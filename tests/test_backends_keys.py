@@ -6,7 +6,7 @@ import pytest
 
 from loop.backends import BackendError, ChatRequest, open_backend
 from loop.backends.keys import key_env_for
-from loop.backends.testserver import ScriptedServer
+from loop.testing.scripted_server import ScriptedServer
 
 
 def test_openai_key_is_not_sent_to_a_custom_base_url(monkeypatch):

@@ -9,7 +9,7 @@ import pytest
 
 from loop.backends import BackendConfig, BackendError, ChatRequest, Timeouts, make_backend
 from loop.backends.base import DEFAULT_TEMPERATURE
-from loop.backends.testserver import ScriptedServer, tokenize
+from loop.testing.scripted_server import ScriptedServer, tokenize
 
 MSGS = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "write code"}]
 REPLY = "def f(x):\n    return x + 1\n"

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from loop.evaluate import Evaluator, feedback, score
+from loop.feedback.compose import feedback
 from loop.sandbox.host import Limits
+from loop.sim.evaluator import Evaluator
 from loop.sim.hosts import process_available
-from loop.taskspec import load_task
+from loop.sim.scoring import score
+from loop.task.catalog import load_task
 from tests.simhelpers import CONTROLLERS
 
 HOSTS = ["inprocess"] + (["process"] if process_available() else [])

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from loop import TASKS_DIR
-from loop.backends.testserver import ScriptedServer
-from loop.bench import bench_command, plan
-from loop.bench_trial import trial_seeds
+from loop.bench.plan import plan, trial_seeds
+from loop.commands.bench import bench_command
+from loop.commands.report import report_command
 from loop.errors import ArmloopError
-from loop.report import report_command
-from loop.rundir import STAGES
+from loop.run.rundir import STAGES
+from loop.testing.scripted_server import ScriptedServer
 
 REFERENCE = (TASKS_DIR / "reference" / "reach.py").read_text()
 WORKING = f"Here is the controller.\n```python\n{REFERENCE}```\nThat is all."

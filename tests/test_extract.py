@@ -1,6 +1,6 @@
 """Code extraction and static checks on the replies models really give."""
 
-from loop.extract import FenceWatcher, extract_code, static_check
+from loop.run.extract import FenceWatcher, extract_code, static_check
 
 GOOD = """import numpy as np
 

@@ -6,11 +6,13 @@ import re
 
 import pytest
 
-from loop.evaluate import Evaluator, feedback, score
-from loop.feedback_action import accepted_actions, describe_action, step_returns
-from loop.feedback_code import code_context, failing_code, origins
-from loop.sim.feedback import clip, load_feedback, seed_list
-from loop.taskspec import load_task
+from loop.feedback.action import accepted_actions, step_returns
+from loop.feedback.code import code_context, failing_code, origins
+from loop.feedback.compose import clip, feedback, load_feedback, seed_list
+from loop.sim.evaluator import Evaluator
+from loop.sim.scoring import score
+from loop.task.catalog import load_task
+from loop.task.describe import describe_action
 from tests.simhelpers import CONTROLLERS
 
 HEAD = (
@@ -147,9 +149,9 @@ def test_origins_point_at_where_the_failing_lines_values_were_set() -> None:
 def test_every_tasks_retry_prompt_leaves_room_for_a_reply_in_a_4k_context() -> None:
     """~3.5 chars per token (the embedded model's tokenizer gives ~4): a long attempt and
     feedback at its cap still leave 600 tokens for the reply."""
-    from loop.prompting import Attempt, build_messages
-    from loop.sim.feedback import MAX_CHARS
-    from loop.taskspec import list_tasks
+    from loop.feedback.compose import MAX_CHARS
+    from loop.run.prompting import Attempt, build_messages
+    from loop.task.catalog import list_tasks
 
     code = HEAD + "        x = 1.0  # a long controller line, repeated\n" * 45
     history = [Attempt(1, "", code, "f" * MAX_CHARS)]

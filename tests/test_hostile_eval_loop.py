@@ -25,11 +25,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from loop.backends import open_backend
-from loop.backends.testserver import ScriptedServer
-from loop.evaluate import Evaluator, score
-from loop.iteration import Loop, LoopOptions
-from loop.rundir import RunDir
+from loop.run.loop import Loop, LoopOptions
+from loop.run.rundir import RunDir
+from loop.run.setup import BackendChoice, open_model_backend
+from loop.sim.evaluator import Evaluator
+from loop.sim.scoring import score
+from loop.task.catalog import load_task
+from loop.testing.scripted_server import ScriptedServer
 from tests.containment import (
     CANARIES,
     REPO,
@@ -206,7 +208,7 @@ def evaluator():
     with pytest.MonkeyPatch.context() as mp:
         for name, key in CANARIES.items():
             mp.setenv(name, key)
-        with Evaluator("reach", workers=1) as ev:
+        with Evaluator(load_task("reach"), workers=1) as ev:
             yield ev
 
 
@@ -214,7 +216,7 @@ def run_loop(ev: Evaluator, reply: str, out: Path, static_check: bool = False) -
     options = LoopOptions(max_iters=1, seeds=(0,), static_check=static_check)
     rundir = RunDir(out)
     with ScriptedServer([reply]) as server:
-        backend = open_backend("openai", model="scripted", base_url=server.url)
+        backend = open_model_backend(BackendChoice("openai", "scripted", server.url))
         try:
             return Loop(ev.task, backend, ev, rundir, options).run()
         finally:
@@ -285,7 +287,7 @@ def test_the_score_cannot_be_gamed_from_inside(stem: str, evaluator: Evaluator) 
 def test_game_score_does_win_in_the_sim_process() -> None:
     """The control: the same controller run in the sim worker itself (the trusted in-process
     host) finds the world and steals the success, so the test above has teeth."""
-    with Evaluator("reach", workers=1, host="inprocess") as ev:
+    with Evaluator(load_task("reach"), workers=1, host="inprocess") as ev:
         assert ev.load((HOSTILE / "game_score.py").read_text()).ok
         evaluation = score(ev.task, ev.simulate([0]))
     assert evaluation.success

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from loop import TASKS_DIR
-from loop.backends.testserver import ScriptedServer
-from loop.runcli import run_command
-from loop.rundir import STAGES, read_events
+from loop.commands.run import run_command
+from loop.run.rundir import STAGES, read_events
+from loop.run.setup import BackendChoice
+from loop.testing.scripted_server import ScriptedServer
 
 REFERENCE = (TASKS_DIR / "reference" / "reach.py").read_text()
 BROKEN = REFERENCE.replace(
@@ -31,10 +32,7 @@ def fenced(
 def run(server: ScriptedServer, out: Path, max_iters: int, seeds: int = 2, **kw) -> int:
     return run_command(
         "reach",
-        backend="openai",
-        model="scripted",
-        base_url=server.url,
-        config=None,
+        choice=BackendChoice(name="openai", model="scripted", base_url=server.url),
         max_iters=max_iters,
         seeds=seeds,
         out=out,
@@ -169,10 +167,7 @@ def test_resume_continues_after_the_last_finished_iteration(tmp_path: Path) -> N
             fh.write(json.dumps(torn) + "\n" + '{"t": 0, "iteration": 2, "sta')
         code = run_command(
             None,
-            backend=None,
-            model=None,
-            base_url=None,
-            config=None,
+            choice=BackendChoice(),
             max_iters=4,
             seeds=1,
             out=None,

@@ -1,4 +1,4 @@
-"""bench.model_suite's arithmetic and tables on a small fixed set of trials."""
+"""benchmarks.model_suite's arithmetic and tables on a small fixed set of trials."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bench import model_suite as ms
+from benchmarks import model_suite as ms
 
 
 def trial(k: int, success: bool, iters: int, tts: float | None, gen: float, cycle: float) -> dict:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from loop.backends.testserver import ScriptedServer
-from loop.rundir import STAGES
+from loop.run.rundir import STAGES
+from loop.testing.scripted_server import ScriptedServer
 from tests.containment import CANARIES, REPO, armloop_processes, leaked, wait_gone
 from tests.test_loop import BROKEN, REFERENCE, fenced
 
@@ -138,7 +138,8 @@ print("loading", flush=True)
 host.load("while True:\\n    pass\\n", "spin.py", {"name": "panda", "control_dt": 1 / 30})
 """
 SLOW_EPISODE = """
-from loop.evaluate import Evaluator
+from loop.sim.evaluator import Evaluator
+from loop.task.catalog import load_task
 code = '''
 import time
 class Controller:
@@ -148,7 +149,7 @@ class Controller:
         time.sleep(0.2)
         return {"q": obs["q"]}
 '''
-ev = Evaluator("reach", workers=1)
+ev = Evaluator(load_task("reach"), workers=1)
 assert ev.load(code).ok
 print("loading", flush=True)
 ev.simulate([0])

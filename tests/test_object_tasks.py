@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from loop.evaluate import Evaluator, score
+from loop.sim.evaluator import Evaluator
 from loop.sim.kinds.objects import ObjectKind
 from loop.sim.record import EpisodeRecord
-from loop.taskspec import load_task
+from loop.sim.scoring import score
+from loop.task.catalog import load_task
 from tests.simhelpers import REFERENCE
 
 SEEDS = [0, 1]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from loop.evaluate import Evaluator, feedback, score
-from loop.taskspec import load_task
+from loop.feedback.compose import feedback
+from loop.sim.evaluator import Evaluator
+from loop.sim.scoring import score
+from loop.task.catalog import load_task
 from tests.simhelpers import REFERENCE, TASKS
 
 
@@ -16,6 +18,6 @@ def test_reference_succeeds(name):
     task = load_task(name)
     with Evaluator(task, workers=2, host="inprocess") as ev:
         assert ev.load(path.read_text(), path.name).ok
-        evaluation = score(task, ev.simulate(5))
+        evaluation = score(task, ev.simulate(range(5)))
     assert evaluation.success, feedback(task, evaluation)
     assert evaluation.score == 1.0

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loop.extract import extract_code
-from loop.iteration import normalise_code
-from loop.prompting import Attempt, build_messages
-from loop.taskspec import load_task
+from loop.run.extract import extract_code
+from loop.run.loop import normalise_code
+from loop.run.prompting import Attempt, build_messages
+from loop.task.catalog import load_task
 
 REPLY = (Path(__file__).parent / "fixtures" / "qwen_reach_reply.md").read_text()  # a real reply
 

@@ -17,9 +17,10 @@ import pytest
 from typer.testing import CliRunner
 
 from loop.cli import app
+from loop.commands.report import report_command
 from loop.errors import ArmloopError
-from loop.report import load_trials, report_command
-from loop.stats import median, percentile, projected_cycle, results
+from loop.report.runs import load_trials
+from loop.report.stats import median, percentile, projected_cycle, results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report_small"
 RUNS = sorted(p for p in FIXTURE.iterdir() if p.is_dir())

@@ -1,10 +1,10 @@
-"""bench.retry_repeats: which trials it retries and how it counts (the sampling needs a model)."""
+"""benchmarks.retry_repeats: which trials it retries and how it counts (sampling needs a model)."""
 
 from __future__ import annotations
 
 import json
 
-from bench import retry_repeats as rr
+from benchmarks import retry_repeats as rr
 
 
 def trial(root, name: str, first_success: bool | None, seeds=(0, 1, 2)) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from loop.rundir import STAGES, read_events
+from loop.run.rundir import STAGES, read_events
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 

@@ -11,7 +11,7 @@ import tomllib
 
 import numpy as np
 
-from loop.rundir import RunDir, generation_share, read_events, toml_dumps, write_json
+from loop.run.rundir import RunDir, generation_share, read_events, toml_dumps, write_json
 
 
 def test_config_round_trips_through_toml(tmp_path) -> None:
@@ -56,7 +56,7 @@ def test_kill_9_mid_run_leaves_every_line_valid(tmp_path) -> None:
         f"""
         import sys; sys.path.insert(0, {str(os.getcwd())!r})
         from pathlib import Path
-        from loop.rundir import RunDir
+        from loop.run.rundir import RunDir
         run = RunDir(Path({str(tmp_path)!r}))
         i = 0
         while True:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from loop.evaluate import Evaluator, score
-from loop.taskspec import load_task
+from loop.sim.evaluator import Evaluator
+from loop.sim.scoring import score
+from loop.task.catalog import load_task
 from tests.simhelpers import TASKS, nothing_code
 
 

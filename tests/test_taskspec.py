@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from loop.contract import ActionError, contract_text, validate_action
 from loop.errors import TaskSpecError
-from loop.evaluate import evaluate_code
-from loop.extract import extract_code, static_check
-from loop.taskspec import load_task, task_paths
+from loop.run.extract import extract_code, static_check
+from loop.sim.evaluator import evaluate_code
+from loop.task.catalog import load_task, task_paths
+from loop.task.contract import ActionError, contract_text, validate_action
 from robots import robot_info
 
 GOOD = """
@@ -48,7 +48,7 @@ def test_the_contract_skeleton_is_a_valid_controller(path):
     code = extract_code(contract_text(task)).code
     assert code and "self.robot = robot" in code
     assert static_check(code) == []
-    result = evaluate_code(task, code, seeds=2, workers=1)
+    result = evaluate_code(task, code, seeds=range(2))
     assert not result.success
     assert all(seed.failure is None for seed in result.seeds), result.seeds
 

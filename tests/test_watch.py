@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from loop.backends.testserver import ScriptedServer
-from loop.taskspec import TASKS_DIR
-from loop.watch import Watcher, WatchOptions
-from loop.watch_files import is_watched
+from loop import TASKS_DIR
+from loop.run.setup import BackendChoice
+from loop.testing.scripted_server import ScriptedServer
+from loop.watch.files import is_watched
+from loop.watch.watcher import Watcher, WatchOptions
 
 REFERENCE = (TASKS_DIR / "reference" / "reach.py").read_text()
 SPEC = (TASKS_DIR / "reach.toml").read_text()
@@ -136,9 +137,9 @@ def test_spec_saved_again_during_slow_generation_cancels_the_first(folder: Path,
     out = tmp_path / "out"
     reply = f"Here it is.\n```python\n{REFERENCE}```\n"
     with ScriptedServer(reply, tokens_per_s=25) as srv:
-        selection = {"name": "openai", "model": "scripted", "base_url": srv.url}
+        choice = BackendChoice(name="openai", model="scripted", base_url=srv.url)
         options = WatchOptions(seeds=(0, 1), max_iters=1)
-        with Watcher(folder, out, selection, options=options) as watcher:
+        with Watcher(folder, out, choice, options=options) as watcher:
             save_by_rename(folder / "reach.toml", SPEC)
             wait_until(lambda: srv.tokens_sent and srv.tokens_sent[0] > 0)
             save_by_rename(folder / "reach.toml", SPEC + "\n# latest save wins\n")

@@ -20,13 +20,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loop.backends.base import Backend, BackendConfig, ChatRequest, Stream, Timeouts
+from loop.backends.base import Backend, BackendConfig, ChatBackend, ChatRequest, Stream, Timeouts
+from loop.backends.kinds import KINDS
+from loop.backends.profiles import resolve
 from loop.errors import BackendError
 
 __all__ = [
     "Backend",
     "BackendConfig",
     "BackendError",
+    "ChatBackend",
+    "KINDS",
     "ChatRequest",
     "Stream",
     "Timeouts",
@@ -42,22 +46,10 @@ def open_backend(
     config: Path | str | None = None,
 ) -> Backend:
     """Open the backend named by a kind or profile (None -> local), with CLI overrides."""
-    from loop.backends.profiles import resolve
-
     path = Path(config) if config is not None else None
     return make_backend(resolve(name, model=model, base_url=base_url, config=path))
 
 
 def make_backend(config: BackendConfig) -> Backend:
     """A backend from a resolved config."""
-    if config.kind == "openai":
-        from loop.backends.openai import OpenAIBackend
-
-        return OpenAIBackend(config)
-    if config.kind == "anthropic":
-        from loop.backends.anthropic import AnthropicBackend
-
-        return AnthropicBackend(config)
-    from loop.backends.local import LocalBackend
-
-    return LocalBackend(config)
+    return KINDS[config.kind](config)

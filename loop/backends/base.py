@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 import httpx
 
@@ -323,6 +324,21 @@ class Stream:
         raise NotImplementedError
 
 
+class ChatBackend(Protocol):
+    """What the loop needs of a model backend."""
+
+    kind: str
+    config: BackendConfig
+
+    def describe(self) -> dict: ...
+
+    def stream(self, request: ChatRequest) -> Stream: ...
+
+    def warm(self, prefix: list[dict] | None = None) -> dict[str, float]: ...
+
+    def close(self) -> None: ...
+
+
 class Backend:
     """Base class: config, HTTP client, describe(), close(). Subclasses implement stream()."""
 
@@ -366,6 +382,13 @@ class Backend:
 
     def stream(self, request: ChatRequest) -> Stream:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def warm(self, prefix: list[dict] | None = None) -> dict[str, float]:
+        """Get ready before the first timed request; seconds per step taken ({} if none).
+
+        Remote servers need nothing (and a prefill would be billed); the embedded model starts
+        its server here and prefills `prefix`, the run's unchanging first messages."""
+        return {}
 
     def close(self) -> None:
         self._client.close()

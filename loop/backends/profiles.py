@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from loop.backends.base import BackendConfig, Timeouts
+from loop.backends.kinds import KINDS
 from loop.errors import BackendError
 
-KINDS = ("local", "openai", "anthropic")
 DEFAULT_CONFIG = Path("armloop.toml")
 
 _STR = {"backend", "model", "base_url", "api_key_env"}

@@ -6,13 +6,13 @@ import time
 
 import numpy as np
 
-from loop.contract import ActionError, validate_action
-from loop.feedback_action import describe_action, numbers
 from loop.sandbox.host import ControllerFailure, ControllerHost
 from loop.sim.kinds.base import Kind
 from loop.sim.record import EpisodeRecord
 from loop.sim.world import World
-from loop.taskspec import TaskSpec
+from loop.task.contract import ActionError, validate_action
+from loop.task.describe import describe_action, numbers
+from loop.task.spec import TaskSpec
 
 
 class Recorder:

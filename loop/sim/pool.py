@@ -13,23 +13,33 @@ import subprocess
 import sys
 import time
 from multiprocessing.connection import Connection, wait
-from pathlib import Path
 from typing import Any
 
+from loop import ROOT
 from loop.sandbox.host import ControllerFailure, Limits
 from loop.sim.record import EpisodeRecord, failed_record
-from loop.taskspec import TaskSpec
+from loop.task.spec import TaskSpec
 
 START_TIMEOUT_S = 60.0
-REPO = Path(__file__).resolve().parents[2]
 NO_PIN_ENV = "ARMLOOP_NO_PIN"  # set to 1: leave sim workers free to move between cores
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask, not the machine's count)."""
+    return len(os.sched_getaffinity(0))
+
+
+def worker_count(episodes: int) -> int:
+    """The one rule for sizing a pool: a worker per episode run at once, at most one per core."""
+    return max(1, min(available_cores(), episodes))
 
 
 def core_for(index: int) -> int | None:
     """The core worker `index` (and its controller children) runs on, or None to leave it to
     the scheduler. A worker and its controller take turns (one waits while the other runs),
     so one core serves both, and each tick's hand-over wakes a process on a busy core rather
-    than on an idle one, which costs a virtual machine ~100 us (`python -m bench.isolation`)."""
+    than on an idle one, which costs a virtual machine ~100 us
+    (`python -m benchmarks.isolation`)."""
     cores = sorted(os.sched_getaffinity(0))
     if os.environ.get(NO_PIN_ENV) == "1" or len(cores) < 2:
         return None
@@ -96,7 +106,7 @@ class Worker:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "loop.sim.pool", str(theirs.fileno()), str(core)],
             pass_fds=(theirs.fileno(),),
-            cwd=REPO,
+            cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
         )

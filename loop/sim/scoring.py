@@ -7,7 +7,7 @@ from typing import Any
 
 from loop.sim.kinds import get_kind
 from loop.sim.record import EpisodeRecord
-from loop.taskspec import TaskSpec
+from loop.task.spec import TaskSpec
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import numpy as np
 import pybullet as p
 import pybullet_data
 
-from loop.contract import Action
-from loop.taskspec import PHYSICS_HZ
+from loop.task.contract import Action
+from loop.task.spec import PHYSICS_HZ
 from robots import RobotInfo, RobotSpec
 
 TABLE_HALF = (0.65, 0.6, 0.2)  # x, y, z half extents: top at z = 0

@@ -1,5 +1,5 @@
-"""Registry of task kinds by name. Every module in this package is imported on first use,
-so a new kind only needs its own file (see base.py)."""
+"""Task kinds by name. Every module in this package is imported on first use, so a new kind
+only needs its own file with a `@register`ed class (see base.py)."""
 
 from __future__ import annotations
 
@@ -7,39 +7,33 @@ import importlib
 import pkgutil
 
 from loop.sim.kinds.base import Kind, Outcome
+from loop.sim.kinds.registry import KINDS, register
 
 __all__ = ["Kind", "Outcome", "register", "get_kind", "kind_names"]
 
-_KINDS: dict[str, type[Kind]] = {}
+_HELPERS = {"base", "registry"}
 _loaded = False
 
 
-def register(cls: type[Kind]) -> type[Kind]:
-    """Class decorator: make `cls` available as `kind = "<cls.name>"` in task specs."""
-    if not cls.name:
-        raise ValueError(f"{cls.__name__} has no `name`")
-    _KINDS[cls.name] = cls
-    return cls
-
-
 def _load_all() -> None:
+    """Import every kind module once (each registers itself)."""
     global _loaded
     if _loaded:
         return
     _loaded = True
     for mod in pkgutil.iter_modules(__path__):
-        if mod.name != "base":
+        if mod.name not in _HELPERS:
             importlib.import_module(f"{__name__}.{mod.name}")
 
 
 def kind_names() -> list[str]:
     _load_all()
-    return sorted(_KINDS)
+    return sorted(KINDS)
 
 
 def get_kind(name: str) -> type[Kind]:
     _load_all()
     try:
-        return _KINDS[name]
+        return KINDS[name]
     except KeyError:
-        raise KeyError(f"unknown kind {name!r}; known kinds: {', '.join(sorted(_KINDS))}") from None
+        raise KeyError(f"unknown kind {name!r}; known kinds: {', '.join(sorted(KINDS))}") from None

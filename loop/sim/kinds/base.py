@@ -30,7 +30,7 @@ import numpy as np
 if TYPE_CHECKING:
     from loop.sim.record import EpisodeRecord
     from loop.sim.world import World
-    from loop.taskspec import TaskSpec
+    from loop.task.spec import TaskSpec
 
 
 @dataclass(frozen=True)

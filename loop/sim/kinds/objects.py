@@ -6,16 +6,15 @@ the record alone: object poses (world.track), end-effector position and finger o
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pybullet as p
 
+from loop import ASSETS_DIR
 from loop.sim import metrics as m
 from loop.sim.kinds.base import Kind
 
-ASSETS = Path(__file__).resolve().parents[3] / "sim_assets"
 CUBE = 0.04  # edge, m
 HALF = CUBE / 2
 NEAR = 0.03  # m: object centre this close to the end effector counts as "in the hand"
@@ -48,7 +47,7 @@ def couple_fingers(world) -> None:
 
 
 def asset(name: str) -> str:
-    return str(ASSETS / name)
+    return str(ASSETS_DIR / name)
 
 
 def yaw_quat(yaw: float) -> np.ndarray:

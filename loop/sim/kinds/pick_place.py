@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 from loop.sim import metrics as m
-from loop.sim.kinds import register
 from loop.sim.kinds.base import Outcome
 from loop.sim.kinds.objects import (
     CUBE,
@@ -18,6 +17,7 @@ from loop.sim.kinds.objects import (
     sample_apart,
     sample_xy,
 )
+from loop.sim.kinds.registry import register
 
 OBJECT_DOCS = {
     "object_pos": "centre of the cube to move (3,), m, live; the cube is 0.04 m wide, "

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from loop.sim import metrics as m
-from loop.sim.kinds import register
 from loop.sim.kinds.base import Outcome
 from loop.sim.kinds.objects import HALF, ObjectKind, asset, sample_apart, sample_xy
+from loop.sim.kinds.registry import register
 
 
 @register

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from loop.sim import metrics as m
-from loop.sim.kinds import register
 from loop.sim.kinds.base import Kind, Outcome
+from loop.sim.kinds.registry import register
 
 
 @register

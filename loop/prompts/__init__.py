@@ -1,1 +1,0 @@
-"""Prompt templates (`*.md`, `string.Template` syntax). Rendered by loop.prompting."""

@@ -1,0 +1,33 @@
+"""Writing a report: results.json, iterations.csv, report.md and the figures into one folder."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from loop.report.markdown import render_markdown
+from loop.report.plots import write_plots
+from loop.report.stats import CSV_COLUMNS, Trial, iteration_rows, results
+from loop.run.rundir import write_json
+
+
+def write_outputs(
+    out: Path, trials: Sequence[Trial], speedup: float, meta: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """results.json, iterations.csv, report.md and the PNGs into `out`; returns the results."""
+    out.mkdir(parents=True, exist_ok=True)
+    data = {**(meta or {}), **results(trials, speedup)}
+    write_json(out / "results.json", data)
+    write_csv(out / "iterations.csv", iteration_rows(trials, speedup))
+    plots = write_plots(out, data, trials)
+    (out / "report.md").write_text(render_markdown(data, [p.name for p in plots]))
+    return data
+
+
+def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)

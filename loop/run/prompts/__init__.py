@@ -1,0 +1,1 @@
+"""Prompt templates (`*.md`, `string.Template` syntax). Rendered by loop.run.prompting."""

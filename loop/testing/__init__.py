@@ -1,0 +1,1 @@
+"""Test doubles that run for real: a scripted, paced model server on loopback sockets."""
