@@ -369,6 +369,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _chunk(self, data: bytes) -> None:
+        if not data:
+            return  # an empty HTTP chunk would end the body
         self._check_gone()
         self._send(b"%x\r\n%s\r\n" % (len(data), data))
 
