@@ -74,3 +74,13 @@ def test_error_event_mid_stream():
         b = open_backend("anthropic", base_url=srv.root)
         with pytest.raises(BackendError, match="overloaded_error"):
             b.stream(ChatRequest(MSGS)).text()
+
+
+def test_non_ascii_retry_field_is_ignored():
+    """`retry: ²` once made the decoder raise ValueError (str.isdigit accepts "²")."""
+    inject = {0: "retry: ²\n\n".encode(), 1: "event: ping\nretry: ²\ndata: {}\n\n".encode()}
+    with ScriptedServer("one two three", inject=inject) as srv:
+        b = open_backend("anthropic", base_url=srv.root)
+        with b.stream(ChatRequest(MSGS)) as s:
+            assert s.text() == "one two three"
+    assert s.completed

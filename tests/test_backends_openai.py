@@ -181,3 +181,11 @@ def test_http_400_is_not_retried_and_is_explained():
         posts = [r for r in srv.requests if r.method == "POST"]
     assert "HTTP 400" in err.value.problem and "scripted failure" in err.value.problem
     assert len(posts) == 1
+
+
+def test_non_ascii_retry_field_is_ignored():
+    """`retry: ²` once made the decoder raise ValueError (str.isdigit accepts "²")."""
+    inject = {0: "retry: ²\n\n".encode(), 2: "retry: ²\n".encode()}  # 2: in the next event
+    with ScriptedServer(REPLY, inject=inject) as srv, backend(srv) as b:
+        text, s = run(b)
+    assert text == REPLY and s.completed

@@ -41,3 +41,15 @@ def test_id_and_retry_fields():
 
 def test_field_without_colon_and_unknown_fields_ignored():
     assert [e.data for e in decode(b"data\nfoo: bar\n\n")] == [""]  # `data` alone: empty line
+
+
+def test_retry_takes_only_ascii_digits():
+    """WHATWG: a retry value of only ASCII digits sets the time; anything else is ignored.
+    str.isdigit accepts "²" (int() then raises) and "١٢" (int() reads 12): both ignored."""
+    values = ["²", "١٢", "１２", "1000x", "", " 5", "-1", "+5", "1 000", "1.5", "0x10"]
+    raw = b"".join(f"retry: {v}\ndata: {i}\n\n".encode() for i, v in enumerate(values))
+    events = decode(raw + b"retry: 0\ndata: ok\n\n")
+    assert [(e.data, e.retry) for e in events] == [
+        *((str(i), None) for i in range(len(values))),
+        ("ok", 0),
+    ]

@@ -84,8 +84,8 @@ class SSEDecoder:
             self._data.append(value)
         elif name == "id" and "\0" not in value:
             self._id = value
-        elif name == "retry" and value.isdigit():
-            self._retry = int(value)
+        elif name == "retry" and value.isascii() and value.isdigit():
+            self._retry = int(value)  # ASCII only: str.isdigit also accepts "²" and "١"
         return None
 
     def _dispatch(self) -> ServerSentEvent | None:
