@@ -189,3 +189,17 @@ def test_non_ascii_retry_field_is_ignored():
     with ScriptedServer(REPLY, inject=inject) as srv, backend(srv) as b:
         text, s = run(b)
     assert text == REPLY and s.completed
+
+
+def test_the_reply_ends_at_done_and_nothing_after_it_is_read():
+    """Chunks after `data: [DONE]` are not part of the reply, and the client does not wait
+    for a server that keeps the stream open after it."""
+    extra = b'data: {"choices": [{"delta": {"content": "EXTRA"}, "finish_reason": null}]}\n\n'
+    after = extra + b"data: not json\n\n"
+    with ScriptedServer(REPLY, after_end=after, hold_open_s=20) as srv, backend(srv) as b:
+        t0 = time.perf_counter()
+        text, s = run(b)
+        elapsed = time.perf_counter() - t0
+    assert text == REPLY and s.completed and not s.stopped_early
+    assert s.usage_from_server and s.tokens_out == len(tokenize(REPLY))
+    assert elapsed < 10  # not the 20 s the server holds the stream open

@@ -49,6 +49,7 @@ class AnthropicStream(Stream):
                 self._usage(body.get("usage") or {})
             elif kind == "message_stop":
                 self.completed = True
+                return  # the reply ends here: whatever follows is not read
             elif kind == "error":
                 err = body.get("error") or {}
                 raise BackendError(

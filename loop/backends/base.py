@@ -266,9 +266,9 @@ class Stream:
     def _timed(self) -> Iterator[str]:
         from loop.backends.sse import SSEDecoder
 
-        decoder = SSEDecoder()
+        events = self._events(SSEDecoder())
         try:
-            for delta in self._deltas(self._events(decoder)):
+            for delta in self._deltas(events):
                 now = time.perf_counter()
                 if self.t_first_token is None:
                     self.t_first_token = now
@@ -277,6 +277,7 @@ class Stream:
                 self.chunks_out += 1
                 yield delta
         finally:
+            events.close()  # a reply that ended ([DONE]) leaves the rest of the body unread
             self._watchdog.stop()
         if not self.completed and not self._closed:
             raise self._cut_error("the stream ended before the reply was complete")

@@ -31,7 +31,7 @@ class OpenAIStream(Stream):
         for event in events:
             if event.data.strip() == "[DONE]":
                 self.completed = True
-                continue
+                return  # the reply ends here: whatever follows is not read
             chunk = self._parse(event.data)
             usage = chunk.get("usage")
             if isinstance(usage, dict):
