@@ -1,5 +1,7 @@
 """The SSE decoder against the WHATWG event-stream rules."""
 
+import time
+
 from loop.backends.sse import ServerSentEvent, SSEDecoder, iter_events
 
 
@@ -53,3 +55,28 @@ def test_retry_takes_only_ascii_digits():
         *((str(i), None) for i in range(len(values))),
         ("ok", 0),
     ]
+
+
+def test_a_long_line_in_small_chunks_takes_linear_time():
+    """One 4 MiB line fed in 1 KiB chunks: the decoder once re-scanned its whole buffer on
+    every feed (about 80 s); linear, it takes well under a second. The bound is generous
+    for a loaded machine, and checked as it goes so that a regression fails fast."""
+    size, step = 4 * 1024 * 1024, 1024
+    raw = b"data: " + b"x" * size + b"\n\n"
+    decoder = SSEDecoder()
+    t0 = time.perf_counter()
+    events = []
+    for i, start in enumerate(range(0, len(raw), step)):
+        events += decoder.feed(raw[start : start + step])
+        if i % 64 == 0:
+            elapsed = time.perf_counter() - t0
+            assert elapsed < 10, f"only {start} of {len(raw)} bytes after {elapsed:.1f} s"
+    assert [len(e.data) for e in events] == [size]
+
+
+def test_a_cr_at_the_end_of_a_chunk_ends_the_line_at_once():
+    """A trailing CR is a line end already; an LF opening the next chunk is its other half."""
+    decoder = SSEDecoder()
+    assert [e.data for e in decoder.feed(b"data: 1\r\r")] == ["1"]  # no wait for more
+    assert decoder.feed(b"\ndata: 2\r") == []  # that LF closed the CRLF, not an empty line
+    assert [e.data for e in decoder.feed(b"\n\r\n")] == ["2"]
