@@ -29,7 +29,8 @@ verbatim before token i (i = the number of tokens: just before the end events); 
 is sent between every two tokens (comments, keepalives, events of unknown type);
 `after_end` is sent after the final event ([DONE] / message_stop), and `hold_open_s` then
 keeps the stream open that long (until the client hangs up); `eol=b"\r"` or `b"\r\n"`
-ends the generated events' lines with CR or CRLF instead of LF.
+ends the generated events' lines with CR or CRLF instead of LF; `stream_headers` are added
+to the streamed response's headers (e.g. a Content-Encoding the body does not have).
 
 The server notices a client that hangs up (it checks the socket before every token) and
 stops generating; `tokens_sent[i]` is what call i really sent, `disconnected[i]` whether
@@ -97,6 +98,7 @@ class ScriptedServer:
         after_end: bytes = b"",
         hold_open_s: float = 0.0,
         eol: bytes = b"\n",
+        stream_headers: dict[str, str] | None = None,
     ) -> None:
         self.replies = replies
         self.tokens_per_s = tokens_per_s
@@ -121,6 +123,7 @@ class ScriptedServer:
         self.after_end = after_end
         self.hold_open_s = hold_open_s
         self.eol = eol
+        self.stream_headers = stream_headers or {}
         self.requests: list[Recorded] = []
         self.tokens_sent: list[int] = []
         self.disconnected: list[bool] = []
@@ -265,6 +268,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
+        for name, value in s.stream_headers.items():
+            self.send_header(name, value)
         self.end_headers()
         emit = _AnthropicEvents(s.model, prompt) if anthropic else _OpenAIEvents(s.model, prompt)
         try:
