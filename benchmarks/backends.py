@@ -1,6 +1,10 @@
 """Backend benchmark: TTFT and tokens/s of the embedded model on this machine.
 
-    .venv/bin/python -m benchmarks.backends [--max-tokens N]
+    .venv/bin/python -m benchmarks.backends [--max-tokens N] [--decoder-only]
+
+First the SSE decoder's throughput, in memory: one 4 MiB line fed in 1 KiB chunks (a
+decoder that re-scans its buffer on every feed is quadratic there: 80 s before the fix),
+and a typical OpenAI token stream fed one event per read and in 1 KiB reads.
 
 Cases, on one warm local server: a first request (prompt never seen), the same prompt
 again (llama.cpp reuses the cached prefix), and that prompt plus a feedback turn (what an
@@ -12,6 +16,7 @@ the bottleneck of a 15x faster model.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 
@@ -20,6 +25,7 @@ from rich.table import Table
 
 from loop.backends import BackendConfig, ChatRequest, make_backend
 from loop.backends.local import cores
+from loop.backends.sse import SSEDecoder
 from loop.run.setup import BackendChoice, open_model_backend
 from loop.testing.scripted_server import ScriptedServer
 
@@ -77,11 +83,72 @@ def client_ceiling(rate: float = 1000.0, n: int = 400) -> dict:
             return measure(backend, [{"role": "user", "content": "go"}], n)
 
 
+def openai_token_events(n: int) -> list[bytes]:
+    """n chat.completion.chunk events as OpenAI sends them (about 290 bytes each)."""
+    events = []
+    for i in range(n):
+        delta = {"content": f" tok{i % 97}"}
+        body = {"id": "chatcmpl-9x8Yz1AbCdEfGhIjKlMnOpQrStU", "object": "chat.completion.chunk",
+                "created": 1718000000, "model": "gpt-4o-mini-2024-07-18",
+                "system_fingerprint": "fp_0ba0d124f1",
+                "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                             "finish_reason": None}]}  # fmt: skip
+        events.append(b"data: " + json.dumps(body).encode() + b"\n\n")
+    return events
+
+
+def _in_pieces(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def _decode_s(chunks: list[bytes], expect: int, budget_s: float = 3.0) -> float:
+    """Best of up to 5 runs within `budget_s` (at least one): seconds to decode `chunks`."""
+    best, spent = float("inf"), 0.0
+    for _ in range(5):
+        decoder = SSEDecoder()
+        t0 = time.perf_counter()
+        n = sum(len(decoder.feed(c)) for c in chunks) + len(decoder.finish())
+        took = time.perf_counter() - t0
+        assert n == expect, (n, expect)
+        best, spent = min(best, took), spent + took
+        if spent > budget_s:
+            break
+    return best
+
+
+def decoder_cases() -> list[tuple[str, int, int, float]]:
+    """(case, bytes, events, best seconds) for the SSE decoder alone, in memory."""
+    line = b"data: " + b"x" * (4 * 1024 * 1024) + b"\n\n"
+    tokens = openai_token_events(20_000) + [b"data: [DONE]\n\n"]
+    stream = b"".join(tokens)
+    cases = [
+        ("one 4 MiB line, 1 KiB chunks", _in_pieces(line, 1024), 1),
+        ("OpenAI tokens, one event per read", tokens, len(tokens)),
+        ("OpenAI tokens, 1 KiB reads", _in_pieces(stream, 1024), len(tokens)),
+    ]
+    return [(name, sum(map(len, chunks)), n, _decode_s(chunks, n)) for name, chunks, n in cases]
+
+
+def print_decoder(console: Console) -> None:
+    table = Table(title="SSE decoder throughput (in memory, best of up to 5 runs)")
+    for col in ("case", "MB", "events", "seconds", "MB/s", "µs/event"):
+        table.add_column(col, justify="right")
+    for name, size, n, seconds in decoder_cases():
+        per_event = f"{seconds / n * 1e6:.1f}" if n > 1 else ""
+        table.add_row(name, f"{size / 1e6:.2f}", str(n), f"{seconds:.4f}",
+                      f"{size / 1e6 / seconds:.3g}", per_event)  # fmt: skip
+    console.print(table)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--decoder-only", action="store_true", help="only the SSE decoder")
     args = parser.parse_args(argv)
     console = Console(width=max(Console().width, 130))
+    print_decoder(console)
+    if args.decoder_only:
+        return 0
     startup, rows = local_cases(args.max_tokens)
     base = rows[0][1]
     load = os.getloadavg()[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,30 @@ def test_error_event_mid_stream():
         b = open_backend("anthropic", base_url=srv.root)
         with pytest.raises(BackendError, match="overloaded_error"):
             b.stream(ChatRequest(MSGS)).text()
+
+
+def test_non_ascii_retry_field_is_ignored():
+    """`retry: ²` once made the decoder raise ValueError (str.isdigit accepts "²")."""
+    inject = {0: "retry: ²\n\n".encode(), 1: "event: ping\nretry: ²\ndata: {}\n\n".encode()}
+    with ScriptedServer("one two three", inject=inject) as srv:
+        b = open_backend("anthropic", base_url=srv.root)
+        with b.stream(ChatRequest(MSGS)) as s:
+            assert s.text() == "one two three"
+    assert s.completed
+
+
+def test_the_reply_ends_at_message_stop_and_nothing_after_it_is_read():
+    extra = (
+        b'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, '
+        b'"delta": {"type": "text_delta", "text": "EXTRA"}}\n\n'
+        b"event: content_block_delta\ndata: not json\n\n"
+    )
+    with ScriptedServer("one two three", after_end=extra, hold_open_s=20) as srv:
+        b = open_backend("anthropic", base_url=srv.root)
+        t0 = time.perf_counter()
+        with b.stream(ChatRequest(MSGS)) as s:
+            text = s.text()
+        elapsed = time.perf_counter() - t0
+    assert text == "one two three" and s.completed and not s.stopped_early
+    assert s.usage_from_server and s.tokens_out == 3
+    assert elapsed < 10  # not the 20 s the server holds the stream open

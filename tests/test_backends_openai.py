@@ -181,3 +181,25 @@ def test_http_400_is_not_retried_and_is_explained():
         posts = [r for r in srv.requests if r.method == "POST"]
     assert "HTTP 400" in err.value.problem and "scripted failure" in err.value.problem
     assert len(posts) == 1
+
+
+def test_non_ascii_retry_field_is_ignored():
+    """`retry: ²` once made the decoder raise ValueError (str.isdigit accepts "²")."""
+    inject = {0: "retry: ²\n\n".encode(), 2: "retry: ²\n".encode()}  # 2: in the next event
+    with ScriptedServer(REPLY, inject=inject) as srv, backend(srv) as b:
+        text, s = run(b)
+    assert text == REPLY and s.completed
+
+
+def test_the_reply_ends_at_done_and_nothing_after_it_is_read():
+    """Chunks after `data: [DONE]` are not part of the reply, and the client does not wait
+    for a server that keeps the stream open after it."""
+    extra = b'data: {"choices": [{"delta": {"content": "EXTRA"}, "finish_reason": null}]}\n\n'
+    after = extra + b"data: not json\n\n"
+    with ScriptedServer(REPLY, after_end=after, hold_open_s=20) as srv, backend(srv) as b:
+        t0 = time.perf_counter()
+        text, s = run(b)
+        elapsed = time.perf_counter() - t0
+    assert text == REPLY and s.completed and not s.stopped_early
+    assert s.usage_from_server and s.tokens_out == len(tokenize(REPLY))
+    assert elapsed < 10  # not the 20 s the server holds the stream open

@@ -157,6 +157,15 @@ def test_a_server_dying_mid_stream_is_a_recorded_failure(tmp_path: Path) -> None
     assert_complete(tmp_path / "run", 2)
 
 
+def test_a_non_ascii_retry_field_does_not_end_the_run(tmp_path: Path) -> None:
+    """`retry: ²` once raised ValueError out of the decoder: a traceback, no summary.json."""
+    inject = {5: "retry: ²\n\n".encode()}
+    with ScriptedServer([fenced(REFERENCE)], tokens_per_s=4000, inject=inject) as server:
+        code = run(server, tmp_path / "run", max_iters=1, seeds=1)
+    assert code == 0 and summary(tmp_path / "run")["success"]
+    assert_complete(tmp_path / "run", 1)
+
+
 def test_resume_continues_after_the_last_finished_iteration(tmp_path: Path) -> None:
     out = tmp_path / "run"
     with ScriptedServer([fenced(BROKEN), fenced(REFERENCE)], tokens_per_s=4000) as server:

@@ -4,8 +4,10 @@ Headers x-api-key and anthropic-version: 2023-06-01. System messages go to the t
 `system`. Named SSE events: message_start (usage.input_tokens, plus cache read/creation
 tokens), content_block_start, content_block_delta (text_delta is text; other delta types
 are skipped), content_block_stop, message_delta (stop_reason, cumulative
-usage.output_tokens), message_stop (the end), ping, error; unknown events are ignored, as
-Anthropic's versioning policy asks. `seed` has no Anthropic equivalent and is not sent.
+usage.output_tokens), message_stop (the end: nothing after it is read), ping, error; ping
+and unknown named events are skipped unread, as Anthropic's versioning policy asks (an
+unnamed event is typed by its body's `type`). Usage counts that are not non-negative ints
+are ignored. `seed` has no Anthropic equivalent and is not sent.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import replace
 
 import httpx
 
-from loop.backends.base import Backend, BackendConfig, ChatRequest, Stream
+from loop.backends.base import Backend, BackendConfig, ChatRequest, Stream, count
 from loop.backends.keys import key_env_for, read_key
 from loop.backends.retry import RetryPolicy, http_error, send_streaming
 from loop.backends.sse import ServerSentEvent
@@ -26,11 +28,18 @@ ANTHROPIC_URL = "https://api.anthropic.com"
 ANTHROPIC_MODEL = "claude-3-5-haiku-latest"
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
+# named events this backend reads; "message" is an unnamed event (typed by its body)
+KNOWN_EVENTS = {
+    "message", "message_start", "content_block_start", "content_block_delta",
+    "content_block_stop", "message_delta", "message_stop", "error",
+}  # fmt: skip
 
 
 class AnthropicStream(Stream):
     def _deltas(self, events: Iterator[ServerSentEvent]) -> Iterator[str]:
         for event in events:
+            if event.event not in KNOWN_EVENTS:
+                continue  # a newer event type: ignored, as the versioning policy asks
             body = self._parse(event)
             kind = body.get("type", event.event)
             if kind == "message_start":
@@ -49,8 +58,10 @@ class AnthropicStream(Stream):
                 self._usage(body.get("usage") or {})
             elif kind == "message_stop":
                 self.completed = True
+                return  # the reply ends here: whatever follows is not read
             elif kind == "error":
                 err = body.get("error") or {}
+                err = err if isinstance(err, dict) else {"message": err}
                 raise BackendError(
                     f"{self.url} reported {err.get('type', 'an error')} mid-stream: "
                     f"{err.get('message', body)}",
@@ -58,13 +69,14 @@ class AnthropicStream(Stream):
                 )
 
     def _usage(self, usage: dict) -> None:
-        if "input_tokens" in usage:
-            cached = (usage.get("cache_read_input_tokens") or 0) + (
-                usage.get("cache_creation_input_tokens") or 0
+        tokens_in = count(usage.get("input_tokens"))
+        if tokens_in is not None:
+            cached = count(usage.get("cache_read_input_tokens"), 0) + count(
+                usage.get("cache_creation_input_tokens"), 0
             )
-            self._server_in = usage["input_tokens"] + cached
-        if "output_tokens" in usage and self._server_in is not None:
-            self._server_out = usage["output_tokens"]
+            self._server_in = tokens_in + cached
+        if self._server_in is not None:
+            self._server_out = count(usage.get("output_tokens"), self._server_out)
 
     def _parse(self, event: ServerSentEvent) -> dict:
         try:

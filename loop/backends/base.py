@@ -13,6 +13,11 @@ Counts: `tokens_out` is the server's count when it sent usage and the stream ran
 end, else the number of content-bearing chunks received (OpenAI, vLLM and llama.cpp send
 one token per chunk). `tokens_in` is the server's count when sent, else an estimate:
 `tokens_method` says which ("server", "tokenizer" or "chars/4").
+
+Every failure while iterating is a BackendError: the protocol's own errors, and anything
+unexpected while reading or decoding the stream (wrapped, the cause chained), so a
+caller's `except BackendError` is enough. Events with blank data carry nothing and are
+skipped before the protocol sees them; a delta that is not a str is a malformed event.
 """
 
 from __future__ import annotations
@@ -168,6 +173,7 @@ class Stream:
         self._watchdog = Watchdog(lambda: cut_response(response), timeouts)
         self._iter: Iterator[str] | None = None
         self._closed = False
+        self._last_data: str | None = None  # the last event's data, for error messages
 
     # -- the caller's side -------------------------------------------------------------
 
@@ -267,9 +273,12 @@ class Stream:
     def _timed(self) -> Iterator[str]:
         from loop.backends.sse import SSEDecoder
 
-        decoder = SSEDecoder()
+        events = self._events(SSEDecoder())
         try:
-            for delta in self._deltas(self._events(decoder)):
+            for delta in self._deltas(events):
+                if not isinstance(delta, str):
+                    why = f"text of type {type(delta).__name__}, not a string"
+                    raise self._malformed(self._last_data or "", why)
                 now = time.perf_counter()
                 if self.t_first_token is None:
                     self.t_first_token = now
@@ -277,7 +286,12 @@ class Stream:
                 self.t_last_token = now
                 self.chunks_out += 1
                 yield delta
+        except BackendError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the caller's `except BackendError` is enough
+            raise self._unreadable(exc) from exc
         finally:
+            events.close()  # a reply that ended ([DONE]) leaves the rest of the body unread
             self._watchdog.stop()
         if not self.completed and not self._closed:
             raise self._cut_error("the stream ended before the reply was complete")
@@ -286,8 +300,8 @@ class Stream:
         try:
             for chunk in self._response.iter_bytes():
                 self._watchdog.touch()
-                yield from decoder.feed(chunk)
-            yield from decoder.finish()
+                yield from self._meaningful(decoder.feed(chunk))
+            yield from self._meaningful(decoder.finish())
         except httpx.TransportError as exc:
             if self._watchdog.fired:
                 raise self._stall_error() from exc
@@ -297,6 +311,22 @@ class Stream:
             raise self._cut_error(what) from exc
         if self._watchdog.fired:
             raise self._stall_error()
+
+    def _meaningful(self, events: list) -> Iterator:
+        for event in events:
+            self._last_data = event.data
+            if event.data.strip():  # `data:` alone (a keepalive) carries nothing
+                yield event
+
+    def _unreadable(self, exc: Exception) -> BackendError:
+        last = "" if self._last_data is None else f"; last event: {self._last_data[:200]!r}"
+        return BackendError(
+            f"{self.url}: could not read the stream ({type(exc).__name__}: {exc}), after "
+            f"{self.chunks_out} tokens{last}",
+            "the server sent something this backend does not understand: check the backend "
+            "kind and base URL, and retry; if a server that follows the protocol does this, "
+            "it is an armloop bug (report the server and the last event)",
+        )
 
     def _stall_error(self) -> BackendError:
         waiting = "the first token" if self.t_first_token is None else "more tokens"
@@ -337,6 +367,13 @@ class ChatBackend(Protocol):
     def warm(self, prefix: list[dict] | None = None) -> dict[str, float]: ...
 
     def close(self) -> None: ...
+
+
+def count(value: object, default: int | None = None) -> int | None:
+    """A token count from a server's usage, or `default` if it is not a non-negative int."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return default
 
 
 class Backend:

@@ -6,6 +6,7 @@ the backend remembers. Without a usage chunk, tokens_out counts content-bearing 
 (one token per chunk on OpenAI, vLLM and llama.cpp) and tokens_in is estimated: with the
 server's own tokenizer when its OpenAPI document lists `/extras/tokenize/count`
 (llama-cpp-python), plus 4 tokens per message and 3 for the reply's priming; else chars/4.
+The reply ends at `data: [DONE]`: nothing after it is read.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from loop.backends.base import Backend, BackendConfig, ChatRequest, Stream
+from loop.backends.base import Backend, BackendConfig, ChatRequest, Stream, count
 from loop.backends.keys import is_official, key_env_for, read_key
 from loop.backends.retry import RetryPolicy, Sent, http_error, send_streaming
 from loop.backends.sse import ServerSentEvent
@@ -27,16 +28,23 @@ TOKENIZE_PATH = "/extras/tokenize/count"
 
 
 class OpenAIStream(Stream):
+    """Chat completion chunks come as unnamed events; an `error` event is the server's error,
+    events of other names are not this protocol's and are skipped."""
+
     def _deltas(self, events: Iterator[ServerSentEvent]) -> Iterator[str]:
         for event in events:
+            if event.event not in ("message", "error"):
+                continue
             if event.data.strip() == "[DONE]":
                 self.completed = True
-                continue
+                return  # the reply ends here: whatever follows is not read
+            if event.event == "error":
+                raise self._server_error(event.data)
             chunk = self._parse(event.data)
             usage = chunk.get("usage")
             if isinstance(usage, dict):
-                self._server_in = usage.get("prompt_tokens", self._server_in)
-                self._server_out = usage.get("completion_tokens", self._server_out)
+                self._server_in = count(usage.get("prompt_tokens"), self._server_in)
+                self._server_out = count(usage.get("completion_tokens"), self._server_out)
             for choice in chunk.get("choices") or []:
                 if choice.get("finish_reason"):
                     self.finish_reason = choice["finish_reason"]
@@ -54,13 +62,22 @@ class OpenAIStream(Stream):
         if not isinstance(chunk, dict):
             raise self._malformed(data, "not a JSON object")
         if chunk.get("error"):
-            err = chunk["error"]
-            said = err.get("message", err) if isinstance(err, dict) else err
-            raise BackendError(
-                f"{self.url} reported an error mid-stream: {said}",
-                "retry; if it persists, check the server's log",
-            )
+            raise self._server_error(data)
         return chunk
+
+    def _server_error(self, data: str) -> BackendError:
+        try:
+            said = json.loads(data)
+        except ValueError:
+            said = data[:200]
+        if isinstance(said, dict):
+            said = said.get("error", said)
+        if isinstance(said, dict):
+            said = said.get("message", said)
+        return BackendError(
+            f"{self.url} reported an error mid-stream: {said}",
+            "retry; if it persists, check the server's log",
+        )
 
 
 class OpenAIBackend(Backend):

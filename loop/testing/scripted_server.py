@@ -22,7 +22,15 @@ hangs up or `stall_s`); `malformed_after=N` sends a broken event after N tokens;
 `require_key` wants that Bearer token / x-api-key; `tokenizer=True` serves
 /extras/tokenize/count and lists it in /openapi.json (like llama-cpp-python).
 `recorded=bytes` replays a recorded stream body verbatim, in `recorded_chunk`-byte pieces
-(so events straddle chunk boundaries).
+(so events straddle chunk boundaries); a list of bytes is sent one HTTP chunk per item.
+
+Raw bytes inside a generated stream, to test decoders: `inject={i: bytes}` sends the bytes
+verbatim before token i (i = the number of tokens: just before the end events); `between`
+is sent between every two tokens (comments, keepalives, events of unknown type);
+`after_end` is sent after the final event ([DONE] / message_stop), and `hold_open_s` then
+keeps the stream open that long (until the client hangs up); `eol=b"\r"` or `b"\r\n"`
+ends the generated events' lines with CR or CRLF instead of LF; `stream_headers` are added
+to the streamed response's headers (e.g. a Content-Encoding the body does not have).
 
 The server notices a client that hangs up (it checks the socket before every token) and
 stops generating; `tokens_sent[i]` is what call i really sent, `disconnected[i]` whether
@@ -83,8 +91,14 @@ class ScriptedServer:
         require_key: str | None = None,
         tokenizer: bool = False,
         model: str = "scripted-model",
-        recorded: bytes | None = None,
+        recorded: bytes | list[bytes] | None = None,
         recorded_chunk: int = 7,
+        inject: dict[int, bytes] | None = None,
+        between: bytes = b"",
+        after_end: bytes = b"",
+        hold_open_s: float = 0.0,
+        eol: bytes = b"\n",
+        stream_headers: dict[str, str] | None = None,
     ) -> None:
         self.replies = replies
         self.tokens_per_s = tokens_per_s
@@ -104,6 +118,12 @@ class ScriptedServer:
         self.model = model
         self.recorded = recorded
         self.recorded_chunk = recorded_chunk
+        self.inject = inject or {}
+        self.between = between
+        self.after_end = after_end
+        self.hold_open_s = hold_open_s
+        self.eol = eol
+        self.stream_headers = stream_headers or {}
         self.requests: list[Recorded] = []
         self.tokens_sent: list[int] = []
         self.disconnected: list[bool] = []
@@ -248,6 +268,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
+        for name, value in s.stream_headers.items():
+            self.send_header(name, value)
         self.end_headers()
         emit = _AnthropicEvents(s.model, prompt) if anthropic else _OpenAIEvents(s.model, prompt)
         try:
@@ -261,7 +283,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, index: int, tokens: list[str], t0: float, emit, finish: str, body: dict):
         s = self.scripted
-        self._chunk(emit.start())
+        self._event(emit.start())
         for i, token in enumerate(tokens):
             if i == s.stall_after:
                 self._stall()
@@ -269,26 +291,50 @@ class _Handler(BaseHTTPRequestHandler):
                 self._chunk(b'data: {"choices": [{"delta": {"content": "oops"\n\n')
             if i == s.cut_after:
                 self._cut()
+            if i in s.inject:
+                self._chunk(s.inject[i])
+            if i and s.between:
+                self._chunk(s.between)
             if s.tokens_per_s:
                 _sleep_until(t0 + s.first_token_delay + i / s.tokens_per_s)
             elif i == 0 and s.first_token_delay:
                 _sleep_until(t0 + s.first_token_delay)
-            self._chunk(emit.token(token))
+            self._event(emit.token(token))
             s.tokens_sent[index] += 1
+        if len(tokens) in s.inject:
+            self._chunk(s.inject[len(tokens)])
         with_usage = s.usage and (emit.always_usage or _wants_usage(body))
-        self._chunk(emit.end(finish, len(tokens), with_usage))
+        self._event(emit.end(finish, len(tokens), with_usage))
+        if s.after_end:
+            self._chunk(s.after_end)
+        if s.hold_open_s:
+            self._hold(s.hold_open_s)
         self._send(b"0\r\n\r\n")
 
-    def _replay(self, data: bytes, size: int) -> None:
-        for start in range(0, len(data), size):
-            self._chunk(data[start : start + size])
+    def _event(self, data: bytes) -> None:
+        """A generated event, its lines ended with `eol` (JSON bodies hold no raw newline)."""
+        eol = self.scripted.eol
+        self._chunk(data if eol == b"\n" else data.replace(b"\n", eol))
+
+    def _replay(self, data: bytes | list[bytes], size: int) -> None:
+        pieces = (
+            data
+            if isinstance(data, list)
+            else [data[start : start + size] for start in range(0, len(data), size)]
+        )
+        for piece in pieces:
+            self._chunk(piece)
         self._send(b"0\r\n\r\n")
 
     def _stall(self) -> None:
-        deadline = time.perf_counter() + self.scripted.stall_s
+        self._hold(self.scripted.stall_s)
+        raise _Gone()
+
+    def _hold(self, seconds: float) -> None:
+        """Send nothing for `seconds`; _Gone as soon as the client hangs up."""
+        deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
             self._check_gone(wait=0.05)
-        raise _Gone()
 
     def _cut(self) -> None:
         self.connection.shutdown(socket.SHUT_RDWR)
@@ -328,6 +374,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _chunk(self, data: bytes) -> None:
+        if not data:
+            return  # an empty HTTP chunk would end the body
         self._check_gone()
         self._send(b"%x\r\n%s\r\n" % (len(data), data))
 
