@@ -12,6 +12,7 @@ from rich.table import Table
 
 from loop.errors import ControllerFileError
 from loop.evaluate import Evaluator, default_workers, feedback, score
+from loop.sandbox.text import printable
 from loop.taskspec import list_tasks, load_task
 
 out = Console()
@@ -74,7 +75,8 @@ def eval_command(
         print(json.dumps(data, indent=2, default=float))
     else:
         _print_table(evaluation)
-        out.print(text, highlight=False)
+        # the feedback quotes the controller: what it raised and printed, its code; as text
+        out.print(printable(text), highlight=False, markup=False)
     return 0 if evaluation.success else 1
 
 
