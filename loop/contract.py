@@ -272,7 +272,7 @@ def _gripper(action: dict, robot: Any) -> float | None:
     if not robot.has_gripper:
         raise ActionError(f"action key 'gripper' given but {robot.name} has no gripper; drop it")
     value = action["gripper"]
-    arr = as_floats(value)
+    arr = np.float64(value) if type(value) is float else as_floats(value)  # JSON's floats: fast
     if arr is None:
         raise ActionError(f"action key 'gripper' {not_floats(value)}; give one float, opening in m")
     if arr.size != 1:
