@@ -30,7 +30,9 @@ from tests.sandbox_helpers import run
 PANDA = robot_info("panda", 1 / 30)
 MODES = ("ee_pos", "q", "dq")
 BIG = "9" * 400
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 # -- values: what JSON can carry, plus what an in-process dict could hold -------------------
 
