@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from loop.task.contract import ActionError, validate_action
+from robots import robot_info
 from tests.sandbox_helpers import REPO, group_gone, obs, run
 
 HOSTILE = Path(__file__).parent / "hostile"
@@ -77,6 +79,10 @@ def _check_action(stem: str, action: dict) -> None:
         assert action["q"][0] != 0.0
     if stem == "nan_action":
         assert all(math.isnan(v) for v in action["q"]) and action["gripper"] == math.inf
+    if stem in ("huge_int_ee_pos", "huge_int_gripper", "raw_reply_frame"):
+        # the host hands the value over; the contract refuses it (no OverflowError)
+        with pytest.raises(ActionError, match="too large for a float"):
+            validate_action(action, robot_info("panda", 1 / 30), ("ee_pos", "q", "dq"))
 
 
 PROBE = """

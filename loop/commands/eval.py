@@ -15,6 +15,7 @@ from rich.table import Table
 from loop.errors import ControllerFileError
 from loop.feedback.compose import feedback
 from loop.run import stages
+from loop.sandbox.text import printable
 from loop.sim.evaluator import Evaluator
 from loop.sim.pool import worker_count
 from loop.sim.record import failed_record
@@ -82,7 +83,8 @@ def eval_command(
         print(json.dumps(data, indent=2, default=float))
     else:
         _print_table(evaluation)
-        out.print(text, highlight=False)
+        # the feedback quotes the controller: what it raised and printed, its code; as text
+        out.print(printable(text), highlight=False, markup=False)
     return 0 if evaluation.success else 1
 
 

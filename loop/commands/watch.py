@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from loop.run.rundir import default_out
 from loop.run.setup import BackendChoice
+from loop.sandbox.text import printable
 from loop.watch.events import Handled
 from loop.watch.watcher import Watcher, WatchOptions, display_available
 
@@ -22,11 +23,17 @@ def _ms(seconds: float | None) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
+def _text(value: object) -> str:
+    """Text that can come from a controller, as rich markup: no control characters (first, so
+    that dropping one cannot make a tag), then escaped."""
+    return escape(printable(str(value)))
+
+
 def describe(h: Handled) -> str:
     """The one console line for a handled save."""
-    head = f"[bold]{escape(h.file)}[/] #{h.number}"
+    head = f"[bold]{_text(h.file)}[/] #{h.number}"
     if h.outcome in ("bad file", "load error", "error"):
-        return f"{head} [red]{h.outcome}[/]: {escape(str(h.error))}"
+        return f"{head} [red]{h.outcome}[/]: {_text(str(h.error))}"
     verdict = {"success": "[green]success[/]", "cancelled": "[yellow]cancelled[/]"}.get(
         h.outcome, "[red]failed[/]"
     )
@@ -41,7 +48,7 @@ def describe(h: Handled) -> str:
             f"{head} ran: {verdict}{score}; save -> first step {_ms(h.latency_s)} "
             f"(detect {_ms(h.detect_s)}, load {_ms(h.load_s)}, first step {_ms(h.first_step_s)})"
         )
-    return line + (f" — {escape(h.note)}" if h.note else "")
+    return line + (f" — {_text(h.note)}" if h.note else "")
 
 
 def watch_command(

@@ -275,9 +275,17 @@ class ChildProc:
         while True:
             try:
                 data = os.read(self.out_fd, 1 << 16)
-            except (BlockingIOError, OSError):
+            except BlockingIOError:
                 return
+            except OSError:
+                data = b""
             if not data:
+                # Every writer is gone (the controller closed its stdout and stderr): poll()
+                # would report the hang-up at once, for ever. Handle it once: stop watching.
+                try:
+                    self._in_poll.unregister(self.out_fd)
+                except KeyError:  # already done
+                    pass
                 return
             self.output.add(data)
 

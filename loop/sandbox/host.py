@@ -25,6 +25,10 @@ class Limits:
     open_files: int = 64  # RLIMIT_NOFILE
 
 
+#: ControllerFailure.kind is always one of these.
+FAILURE_KINDS = ("load", "exception", "timeout", "crash", "bad_action", "output")
+
+
 class ControllerFailure(Exception):
     """The controller failed; the episode ends and this goes back to the model as feedback.
 

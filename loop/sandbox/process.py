@@ -10,6 +10,11 @@
 Each load() goes to a fresh child that was spawned and hardened ahead of time (numpy and
 robots imported, sandbox applied), and a new spare starts behind it. After a timeout or crash
 the child is killed; the next reset() transparently reloads the same version into a spare.
+
+Everything the child sends is untrusted (controller code can write its own frames on the reply
+pipe): every call returns a decoded JSON value or raises a ControllerFailure of a known kind
+with printable text (checked_failure), never anything else. Values are checked by the caller
+(loop.task.contract.validate_action for actions).
 """
 
 from __future__ import annotations
@@ -23,12 +28,26 @@ from pathlib import Path
 from typing import Any
 
 from loop.sandbox.childproc import ChildProc, Output
-from loop.sandbox.host import ControllerFailure, Limits
+from loop.sandbox.frames import safe_str, short_repr
+from loop.sandbox.host import FAILURE_KINDS, ControllerFailure, Limits
+from loop.sandbox.text import printable
 
 #: Every child is spawned from this one thread, which lives as long as the process: the
 #: kernel's parent-death signal (armed in the child) follows the *thread* that forked, so a
 #: short-lived spawning thread would kill its child early, and the main thread may not be ours.
 _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="armloop-spawner")
+
+
+def checked_failure(exc: ControllerFailure) -> ControllerFailure:
+    """A failure the child reported, as the trusted side may use it: one of FAILURE_KINDS
+    (feedback and scoring branch on the kind) and printable text (it reaches terminals)."""
+    message, traceback = printable(exc.message), printable(exc.traceback)
+    if exc.kind in FAILURE_KINDS:
+        return ControllerFailure(exc.kind, message, traceback)
+    kind = short_repr(printable(exc.kind))
+    return ControllerFailure(
+        "crash", f"the controller process sent an unknown failure kind {kind}: {message}", traceback
+    )
 
 
 class ControllerProcess:
@@ -97,7 +116,7 @@ class ControllerProcess:
         return self._call({"op": "step", "obs": obs}, self.limits.step_s, "step(obs)", "step_s")
 
     def output(self) -> str:
-        return self._out.text()
+        return printable(self._out.text())
 
     def close(self) -> None:
         if self.closed:
@@ -168,7 +187,8 @@ class ControllerProcess:
         self._child = self._take_spare()
         self._child.output = self._out
         try:
-            self._child.call(
+            self._checked_call(
+                self._child,
                 {"op": "load", "code": code, "filename": filename, "robot": robot},
                 self.limits.load_s,
                 "load",
@@ -210,9 +230,30 @@ class ControllerProcess:
         assert child is not None
         start = time.monotonic()
         try:
-            return child.call(request, timeout, what, limit, shown)
+            return self._checked_call(child, request, timeout, what, limit, shown)
         finally:
             self._episode_used += time.monotonic() - start
+
+    @staticmethod
+    def _checked_call(
+        child: ChildProc,
+        request: dict[str, Any],
+        timeout: float,
+        what: str,
+        limit: str,
+        shown: float | None = None,
+    ) -> Any:
+        """child.call, where whatever the child sent ends as a value or a ControllerFailure."""
+        try:
+            return child.call(request, timeout, what, limit, shown)
+        except ControllerFailure as exc:
+            raise checked_failure(exc) from None
+        except Exception as exc:  # noqa: BLE001 - a reply no check foresaw: still the child's
+            child.kill()
+            detail = printable(f"{type(exc).__name__}: {safe_str(exc, 200)}")
+            raise ControllerFailure(
+                "crash", f"{what}: the controller process sent a malformed reply ({detail})"
+            ) from None
 
 
 def sandbox_features(limits: Limits = Limits()) -> dict[str, Any]:

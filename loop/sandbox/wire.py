@@ -39,10 +39,14 @@ def encode(message: Any) -> bytes:
 
 
 def decode(body: bytes) -> Any:
+    """The frame's JSON value; a WireError for anything else (never another exception).
+
+    Strict UTF-8: json.loads(bytes) would also take UTF-16/32, a byte order mark and encoded
+    surrogates. Too deep (RecursionError) and ints of more than 4300 digits are refused too."""
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise WireError(f"malformed frame: {exc}") from None
+        return json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise WireError(f"malformed frame: {str(exc)[:200]}") from None
 
 
 def write_frame(fd: int, message: Any) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from loop.sandbox.frames import short_repr
 from robots import robot_info
 
 if TYPE_CHECKING:
@@ -162,14 +163,52 @@ class Action:
     gripper: float | None = None
 
 
-def _vector(action: dict, key: str, size: int, robot_name: str, what: str) -> np.ndarray:
+def as_floats(value: Any) -> np.ndarray | None:
+    """`value` (a number, a list of numbers, nested lists of them, a numeric array) as a float64
+    array, or None where it is not numbers: bools, strings, None, dicts, ragged lists, an int
+    no float holds. Never raises for what JSON carries: values come from an untrusted child."""
+    if isinstance(value, bool | str | bytes | dict) or value is None:
+        return None
+    if isinstance(value, list | tuple) and any(isinstance(x, bool) for x in value):
+        return None  # numpy would take True for 1.0 next to floats
     try:
-        arr = np.asarray(action[key], dtype=float)
-    except (TypeError, ValueError):
+        arr = np.asarray(value)
+        return arr.astype(np.float64, copy=False) if arr.dtype.kind in "iuf" else None
+    except (TypeError, ValueError, OverflowError, RecursionError, MemoryError):
+        return None
+
+
+def not_floats(value: Any) -> str:
+    """Why as_floats(value) is None, for the message: 'is a str 'up'', 'holds an int too large
+    for a float (...)', 'is a ragged list ...'. Looks at a bounded number of leaves."""
+    stack, seen = [value], 0
+    while stack and seen < 10_000:
+        item = stack.pop()
+        seen += 1
+        verb = "is" if item is value else "holds"
+        if isinstance(item, list | tuple):
+            stack.extend(reversed(item))
+        elif isinstance(item, bool) or (
+            isinstance(item, np.ndarray) and item.dtype.kind not in "iuf"
+        ):
+            return f"{verb} a {type(item).__name__} {short_repr(item)}"
+        elif isinstance(item, int):
+            try:
+                float(item)
+            except OverflowError:
+                return f"{verb} an int too large for a float ({short_repr(item)})"
+        elif not isinstance(item, float | np.number | np.ndarray):
+            return f"{verb} a {type(item).__name__} {short_repr(item)}"
+    return f"is not a list of numbers: {type(value).__name__} {short_repr(value)}"
+
+
+def _vector(action: dict, key: str, size: int, robot_name: str, what: str) -> np.ndarray:
+    arr = as_floats(action[key])
+    if arr is None:
         raise ActionError(
-            f"action key {key!r} is {type(action[key]).__name__} {str(action[key])[:60]!r}; "
+            f"action key {key!r} {not_floats(action[key])}; "
             f"{robot_name} takes {size} {what} as a list or numpy array of floats"
-        ) from None
+        )
     if arr.shape != (size,):
         raise ActionError(
             f"action key {key!r} has shape {arr.shape}; {robot_name} takes {size} {what}"
@@ -180,25 +219,33 @@ def _vector(action: dict, key: str, size: int, robot_name: str, what: str) -> np
 
 
 def validate_action(action: Any, robot: Any, allowed_modes: tuple[str, ...] | list[str]) -> Action:
-    """Check one action dict against the contract; return it normalized or raise ActionError."""
+    """Check one action dict against the contract; return it normalized or raise ActionError.
+
+    Total: any value (the child sends arbitrary JSON) gives an Action or an ActionError."""
     if not isinstance(action, dict):
         raise ActionError(
             f"step() returned {type(action).__name__}, not a dict; return e.g. "
             f"{{{allowed_modes[0]!r}: ...}} with one of the keys {', '.join(allowed_modes)}"
+        )
+    if not all(isinstance(k, str) for k in action):
+        raise ActionError(
+            f"action keys must be strings; got {short_repr(list(action))}; "
+            f"use one of {', '.join(allowed_modes)}"
         )
     extras = {"gripper"} | ({"ee_quat"} if "ee_pos" in action else set())
     modes = [k for k in action if k in ACTION_MODES]
     unknown = [k for k in action if k not in ACTION_MODES and k not in extras]
     accepted = ", ".join(allowed_modes)
     if unknown:
+        keys = short_repr(sorted(action))
         raise ActionError(
-            f"action has unknown key {unknown[0]!r} (keys: {sorted(action)}); accepted: {accepted}"
+            f"action has unknown key {short_repr(unknown[0])} (keys: {keys}); accepted: {accepted}"
             + (", gripper" if robot.has_gripper else "")
         )
     if len(modes) != 1:
         raise ActionError(
             f"action must hold exactly one of {accepted}; "
-            f"it has {modes or 'none'} (keys: {sorted(action)})"
+            f"it has {short_repr(modes) if modes else 'none'} (keys: {short_repr(sorted(action))})"
         )
     mode = modes[0]
     if mode not in allowed_modes:
@@ -222,14 +269,14 @@ def _gripper(action: dict, robot: Any) -> float | None:
     if not robot.has_gripper:
         raise ActionError(f"action key 'gripper' given but {robot.name} has no gripper; drop it")
     value = action["gripper"]
-    if isinstance(value, list | tuple | np.ndarray) and np.size(value) == 1:
-        value = np.asarray(value, dtype=float).reshape(())
-    try:
-        opening = float(value)
-    except (TypeError, ValueError):
+    arr = np.float64(value) if type(value) is float else as_floats(value)  # JSON's floats: fast
+    if arr is None:
+        raise ActionError(f"action key 'gripper' {not_floats(value)}; give one float, opening in m")
+    if arr.size != 1:
         raise ActionError(
-            f"action key 'gripper' is {value!r}; give one float, opening in m"
-        ) from None
+            f"action key 'gripper' has shape {arr.shape}; give one float, opening in m"
+        )
+    opening = float(arr.reshape(()))
     if not math.isfinite(opening):
         raise ActionError(f"action key 'gripper' is {opening}; give a finite opening in m")
     lo, hi = robot.gripper_range

@@ -7,19 +7,23 @@ from typing import Any
 
 import numpy as np
 
+from loop.sandbox.frames import short_repr
+from loop.task.contract import as_floats
+
 SAMPLE = 4  # values shown per key
 
 
 def describe_value(value: Any) -> str:
-    """'3 values [0.41, 0.02, 0.3]', 'shape (1, 7) [...]', 'float 0.04', 'str "x"'."""
+    """'3 values [0.41, 0.02, 0.3]', 'shape (1, 7) [...]', 'float 0.04', 'str "x"'.
+
+    Never raises: the value is what an untrusted child sent (any JSON)."""
     if isinstance(value, bool) or value is None or isinstance(value, str | dict):
-        return f"{type(value).__name__} {str(value)[:40]!r}"
+        return f"{type(value).__name__} {short_repr(value)}"
+    arr = as_floats(value)
+    if arr is None:
+        return f"{type(value).__name__} (not numbers) {short_repr(value)}"
     if isinstance(value, int | float):
-        return f"{type(value).__name__} {value:.4g}"
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        return f"{type(value).__name__} (not numbers) {str(value)[:40]!r}"
+        return f"{type(value).__name__} {float(arr):.4g}"
     sample = numbers(arr)
     if arr.ndim == 1:
         return f"{arr.size} values {sample}"
@@ -42,5 +46,5 @@ def describe_action(action: Any) -> str:
         return f"a {type(action).__name__}, not a dict: {describe_value(action)}"
     if not action:
         return "an empty dict {}"
-    parts = [f"'{k}': {describe_value(v)}" for k, v in list(action.items())[:6]]
+    parts = [f"{short_repr(k)}: {describe_value(v)}" for k, v in list(action.items())[:6]]
     return "{" + "; ".join(parts) + "}"
