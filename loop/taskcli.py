@@ -12,6 +12,7 @@ from rich.table import Table
 
 from loop.errors import ControllerFileError
 from loop.evaluate import Evaluator, default_workers, feedback, score
+from loop.extract import controller_missing
 from loop.taskspec import list_tasks, load_task
 
 out = Console()
@@ -28,7 +29,7 @@ def tasks_command() -> None:
 
 
 def read_controller(path: Path) -> str:
-    """The controller's source; a ControllerFileError unless it parses and defines Controller."""
+    """The controller's source; a ControllerFileError unless it parses and may define Controller."""
     if not path.is_file():
         raise ControllerFileError(f"controller file {path} does not exist", "check the path")
     try:
@@ -42,7 +43,7 @@ def read_controller(path: Path) -> str:
         raise ControllerFileError(
             f"{path} line {exc.lineno}: syntax error: {exc.msg}", "fix the Python syntax"
         ) from None
-    if not any(isinstance(n, ast.ClassDef) and n.name == "Controller" for n in tree.body):
+    if controller_missing(tree, code):
         raise ControllerFileError(
             f"{path} defines no class `Controller`",
             "define `class Controller` with __init__(self, robot), reset(self, obs), "
