@@ -226,3 +226,14 @@ def test_the_prompt_states_the_rule_the_check_applies() -> None:
     for name in PROMPT_IMPORTS:
         assert name in text
         assert static_check(f"import {name}\n" + GOOD) == []
+
+
+def test_when_the_child_cannot_be_asked_no_import_is_refused(monkeypatch) -> None:
+    from loop.sandbox import imports
+
+    monkeypatch.setattr(imports, "_view", [None])
+    imports._probed.cache_clear()
+    try:
+        assert static_check("import armloop_no_such_module_either\n" + GOOD) == []
+    finally:
+        imports._probed.cache_clear()

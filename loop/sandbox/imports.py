@@ -82,32 +82,38 @@ class ChildView:
 
 
 _probe_lock = threading.Lock()
+_view: list[ChildView | None] = []  # filled once
 
 
-@cache
 def child_view() -> ChildView | None:
     """sys.path, import hooks and sys.modules of a fresh child interpreter; None if unknown."""
+    with _probe_lock:
+        if not _view:
+            _view.append(_probe())
+        return _view[0]
+
+
+def _probe() -> ChildView | None:
     from loop.sandbox.childproc import child_env
 
-    with _probe_lock:
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-I", "-c", PROBE],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                cwd=tempfile.gettempdir(),
-                env=child_env(tempfile.gettempdir()),
-                stdin=subprocess.DEVNULL,
-            )
-            data = json.loads(proc.stdout)
-        except (OSError, subprocess.SubprocessError, ValueError):
-            return None
-    return ChildView(
-        path=(REPO, *data["path"]),
-        finders=frozenset(data["finders"]),
-        modules=frozenset(data["modules"]),
-    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-I", "-c", PROBE],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=tempfile.gettempdir(),
+            env=child_env(tempfile.gettempdir()),
+            stdin=subprocess.DEVNULL,
+        )
+        data = json.loads(proc.stdout)
+        return ChildView(
+            path=(REPO, *data["path"]),
+            finders=frozenset(data["finders"]),
+            modules=frozenset(data["modules"]),
+        )
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError):
+        return None
 
 
 @cache
