@@ -6,9 +6,10 @@ Each must end in bounded time as a reported failure or a harmless non-success, c
 outside the run, connect to no loopback listener, show no key in any output, and never be
 scored a success. tests/test_sandbox_hostile.py checks the same corpus at the host level.
 
-The loop runs with `LoopOptions(static_check=False)`: the static check in loop/extract.py
-refuses most of the corpus before any run (imports of os, ctypes, socket, ...), which would
-hide what matters here - the process-level limits of the sandbox.
+The loop runs each with the static check off (`LoopOptions(static_check=False)`) and on: the
+static check in loop/run/extract.py refuses only code that cannot run (a syntax error, no
+`Controller`, an import that fails in the child), so with it on the corpus still reaches the
+sandbox, and the process-level limits of the sandbox are what is tested either way.
 """
 
 from __future__ import annotations
@@ -228,14 +229,20 @@ def run_dir_text(out: Path) -> str:
     return "\n".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
 
 
+@pytest.mark.parametrize("static_check", [False, True], ids=["unchecked", "checked"])
 @pytest.mark.parametrize("path", FIXTURES, ids=IDS)
-def test_loop_contains(path: Path, evaluator: Evaluator, tmp_path: Path, capfd) -> None:
+def test_loop_contains(
+    path: Path, static_check: bool, evaluator: Evaluator, tmp_path: Path, capfd
+) -> None:
     listener = Listener()
     before = snapshot()
     start = time.monotonic()
     try:
         summary = run_loop(
-            evaluator, fenced(controller_source(path, listener.port)), tmp_path / "run"
+            evaluator,
+            fenced(controller_source(path, listener.port)),
+            tmp_path / "run",
+            static_check=static_check,
         )
         seconds = time.monotonic() - start
         assert not listener.connected(), "the controller reached a loopback listener"
@@ -244,7 +251,7 @@ def test_loop_contains(path: Path, evaluator: Evaluator, tmp_path: Path, capfd) 
     assert seconds < BOUND_S
     assert not summary["success"] and not summary["iterations"][0]["success"]
     result = json.loads((tmp_path / "run" / "iter_001" / "result.json").read_text())
-    assert result["evaluation"] is not None, "the controller never ran: static check not off?"
+    assert result["evaluation"] is not None, f"the controller never ran: {result['feedback']}"
     assert result["evaluation"]["success_rate"] == 0.0
     kinds = {(s.get("failure") or {}).get("kind") for s in result["evaluation"]["seeds"]}
     assert kinds <= allowed_kinds(path), result["feedback"]

@@ -15,6 +15,7 @@ from rich.table import Table
 from loop.errors import ControllerFileError
 from loop.feedback.compose import feedback
 from loop.run import stages
+from loop.run.extract import controller_missing
 from loop.sandbox.text import printable
 from loop.sim.evaluator import Evaluator
 from loop.sim.pool import worker_count
@@ -27,7 +28,7 @@ err = Console(stderr=True)
 
 
 def read_controller(path: Path) -> str:
-    """The controller's source; a ControllerFileError unless it parses and defines Controller."""
+    """The controller's source; a ControllerFileError unless it parses and may define Controller."""
     if not path.is_file():
         raise ControllerFileError(f"controller file {path} does not exist", "check the path")
     try:
@@ -41,7 +42,7 @@ def read_controller(path: Path) -> str:
         raise ControllerFileError(
             f"{path} line {exc.lineno}: syntax error: {exc.msg}", "fix the Python syntax"
         ) from None
-    if not any(isinstance(n, ast.ClassDef) and n.name == "Controller" for n in tree.body):
+    if controller_missing(tree, code):
         raise ControllerFileError(
             f"{path} defines no class `Controller`",
             "define `class Controller` with __init__(self, robot), reset(self, obs), "

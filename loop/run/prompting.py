@@ -1,4 +1,4 @@
-"""Build the chat messages of one iteration from the templates in loop/prompts/.
+"""Build the chat messages of one iteration from the templates in loop/run/prompts/.
 
 Order matters for speed: the system message (contract, rules, worked example) and the task
 message never change within a run, so a server's prompt cache covers them; only the last
@@ -15,7 +15,7 @@ from string import Template
 from typing import Any
 
 from loop import TASKS_DIR
-from loop.run.extract import ALLOWED_IMPORTS
+from loop.run.extract import PROMPT_IMPORTS
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 
@@ -76,7 +76,7 @@ def _system_message(name: str, path: str, task: Any) -> str:
     return render(
         "system",
         contract=contract_text(task).strip(),
-        allowed_imports=", ".join(sorted(ALLOWED_IMPORTS - {"__future__", "random"})),
+        imports=", ".join(PROMPT_IMPORTS),
         dof=robot_info(task.robot, task.control_dt).dof,
         step_limit_s=Limits().step_s,
         example_task=other.name,

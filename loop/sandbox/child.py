@@ -10,14 +10,17 @@ Requests: {"op": "load", "code", "filename", "robot"} | {"op": "reset", "obs"} |
 
 from __future__ import annotations
 
+import importlib.machinery
 import json
 import sys
+import types
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from loop.sandbox import frames, harden, wire
+from loop.sandbox.imports import CONTROLLER_MODULE
 
 
 class Failure(Exception):
@@ -81,6 +84,25 @@ def to_action(value: Any) -> dict[str, Any]:
     return action
 
 
+def import_module_code(code: str, filename: str) -> dict[str, Any]:
+    """Run the controller's code as a normal import of module `controller` would: a module
+    object in sys.modules under its name while its code runs (dataclasses, typing and enum
+    look it up there), `__name__`, `__file__`, `__spec__`, and no `__future__` flags of this
+    file. A module that fails is removed from sys.modules again. Returns its namespace."""
+    module = types.ModuleType(CONTROLLER_MODULE)
+    module.__file__ = filename
+    module.__package__ = ""
+    module.__spec__ = importlib.machinery.ModuleSpec(CONTROLLER_MODULE, None, origin=filename)
+    sys.modules[CONTROLLER_MODULE] = module
+    try:
+        exec(compile(code, filename, "exec", dont_inherit=True), module.__dict__)  # noqa: S102
+    except BaseException:
+        if sys.modules.get(CONTROLLER_MODULE) is module:
+            del sys.modules[CONTROLLER_MODULE]
+        raise
+    return module.__dict__
+
+
 class Server:
     def __init__(self, memory_bytes: int) -> None:
         self.memory_bytes = memory_bytes
@@ -99,12 +121,11 @@ class Server:
     def load(self, code: str, filename: str, robot: dict[str, Any]) -> None:
         self.filename = filename
         frames.register_source(filename, code)
-        module: dict[str, Any] = {"__name__": "controller", "__file__": filename}
         try:
-            exec(compile(code, filename, "exec"), module)  # noqa: S102 - sandboxed child
+            namespace = import_module_code(code, filename)
         except BaseException as exc:  # noqa: BLE001
             raise self._fail(exc, "load") from None
-        cls = module.get("Controller")
+        cls = namespace.get("Controller")
         if cls is None:
             raise Failure("load", f"{filename} defines no `Controller` class")
         if not callable(getattr(cls, "step", None)):
