@@ -1,6 +1,10 @@
 """Adversarial controllers (tests/hostile/*.py): each ends in bounded time as a failure or a
 harmless action, never hangs, leaves no process, writes nowhere outside its work folder,
-connects nowhere and never sees the parent's keys."""
+connects nowhere and never sees the parent's keys.
+
+tests/hostile/reach_*.py go after other processes (their parent, its group leader, an unrelated
+process): they run in a disposable process tree (sandbox_helpers.run_in_tree), never with pytest
+as their parent, and every process they aim at must come out unchanged and alive."""
 
 from __future__ import annotations
 
@@ -15,10 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox_helpers import REPO, group_gone, obs, run
+from tests.containment import Victim
+from tests.sandbox_helpers import REPO, group_gone, obs, run, run_in_tree
 
 HOSTILE = Path(__file__).parent / "hostile"
 FIXTURES = sorted(HOSTILE.glob("*.py"))
+REACH = [p for p in FIXTURES if p.stem.startswith("reach_")]
+DIRECT = [p for p in FIXTURES if p not in REACH]
 CANARY = "sk-test-canary-7f3a9c2e"
 PWNED = [Path("/tmp/armloop_pwned"), REPO / "armloop_pwned", Path("/etc/armloop_pwned")]
 
@@ -49,7 +56,7 @@ def _accepted(server: socket.socket) -> bool:
     return True
 
 
-@pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
+@pytest.mark.parametrize("path", DIRECT, ids=[p.stem for p in DIRECT])
 def test_hostile(path: Path, listener: socket.socket, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", CANARY)
     for p in PWNED:
@@ -77,6 +84,8 @@ def _check_action(stem: str, action: dict) -> None:
         assert action["q"][0] != 0.0
     if stem == "nan_action":
         assert all(math.isnan(v) for v in action["q"]) and action["gripper"] == math.inf
+    if stem == "pdeathsig_disarm":
+        assert action == {"q": [9.0]}, "the parent-death SIGKILL was disarmed"
 
 
 PROBE = """
@@ -123,3 +132,65 @@ def test_read_keys_sees_no_proc_environ() -> None:
 def test_memory_limit_is_named() -> None:
     out = run((HOSTILE / "memory_bomb.py").read_text(), filename="memory_bomb.py")
     assert out.kind == "exception" and "memory limit of 1024 MiB" in out.failure.message
+
+
+# -- other processes -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def victim():
+    v = Victim()
+    yield v
+    v.close()
+
+
+def _assert_reached_nothing(path: Path, result: dict, victim: Victim) -> None:
+    where = f"{path.stem}: {result['text'][:600]}"
+    assert result["kind"] in expected(path), where
+    for name, changes in result["changes"].items():
+        assert not changes, f"{path.stem} changed its {name}: {changes}"
+    assert not victim.changes(), f"{path.stem} changed the victim: {victim.changes()}"
+    if result["kind"] == "action":
+        assert result["action"] == {"q": [0.0]}, f"{path.stem} got through: {where}"
+    assert all(group_gone(pid) for pid in result["pids"]), "a controller process survived"
+
+
+@pytest.mark.parametrize("path", REACH, ids=[p.stem for p in REACH])
+def test_reaches_no_other_process(path: Path, victim: Victim) -> None:
+    """prlimit, setpriority, ioprio_set, sched_setaffinity/setscheduler, kill, tgkill,
+    sigqueue, pidfds, SIGIO and System V shared memory, aimed at the parent, its group leader
+    or an unrelated process: each attempt fails and each target is untouched and alive."""
+    tree = run_in_tree([path], {"victim": victim.pid, "shmid": victim.shmid})
+    assert tree.rc == 0, f"the controller's parent died (status {tree.rc}): {tree.err[-1500:]}"
+    assert tree.leader_alive, "the process-group leader died"
+    (result,) = tree.results
+    _assert_reached_nothing(path, result, victim)
+
+
+ON_ITSELF = """
+import os, resource, signal, threading
+
+class Controller:
+    def __init__(self, robot):
+        pass
+
+    def step(self, obs):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft - 1, hard))
+        resource.prlimit(0, resource.RLIMIT_NOFILE)
+        os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) + 1)
+        os.sched_setaffinity(0, os.sched_getaffinity(0))
+        os.sched_getscheduler(0)
+        os.kill(os.getpid(), 0)
+        signal.pthread_kill(threading.get_ident(), 0)
+        signal.signal(signal.SIGUSR1, lambda *a: None)
+        signal.raise_signal(signal.SIGUSR1)
+        return {"q": [1.0]}
+"""
+
+
+def test_the_child_still_acts_on_itself() -> None:
+    """The rules that keep it off other processes leave the calls on itself working: its own
+    limits, nice value, affinity, scheduling and signals (pid 0, or its own pid for signals)."""
+    out = run(ON_ITSELF)
+    assert out.kind == "action", out.text()

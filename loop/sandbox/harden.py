@@ -1,7 +1,8 @@
 """Kernel-level isolation of the controller child, applied before any untrusted code runs.
 
 Layers, in order; each one that the kernel refuses is skipped with a warning, never a crash:
-  1. namespaces (root): private network namespace (no interfaces up) and mount namespace with
+  1. namespaces (root): private network namespace (no interfaces up), IPC namespace (no System
+     V shared memory, semaphores or message queues of other processes) and mount namespace with
      the work folder on a small tmpfs (bounded disk use)
   2. resource limits: CPU, address space, open files, file size, no core dumps, processes
   3. privileges: drop to nobody when Python and the repo are world-readable, otherwise stay
@@ -28,7 +29,7 @@ from pathlib import Path
 from loop.sandbox import landlock, seccomp_filter
 
 NOBODY = 65534
-CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
+CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWIPC = 0x00020000, 0x40000000, 0x08000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 1 << 14, 1 << 18
 PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_SET_PDEATHSIG = 38, 24, 1
 LAST_CAP = 63
@@ -56,7 +57,7 @@ def _check(result: int, what: str) -> None:
 
 
 def _namespaces(cfg: SandboxConfig, uid: int) -> dict[str, object]:
-    _check(_libc.unshare(CLONE_NEWNET | CLONE_NEWNS), "unshare")
+    _check(_libc.unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC), "unshare")
     _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
     opts = f"size={cfg.tmpfs_bytes},mode=0700,uid={uid},gid={uid}".encode()
     _check(
@@ -66,7 +67,7 @@ def _namespaces(cfg: SandboxConfig, uid: int) -> dict[str, object]:
         "mount tmpfs",
     )
     os.chdir(cfg.workdir)
-    return {"net": True, "mount": True, "tmpfs_bytes": cfg.tmpfs_bytes}
+    return {"net": True, "ipc": True, "mount": True, "tmpfs_bytes": cfg.tmpfs_bytes}
 
 
 def _rlimits(cfg: SandboxConfig) -> dict[str, int]:
