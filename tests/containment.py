@@ -1,12 +1,18 @@
 """Helpers for the end-to-end containment tests: canary keys, pwned files, a file-tree snapshot,
-loopback listeners and a /proc scan for leftover armloop processes."""
+loopback listeners, a /proc scan for leftover armloop processes, and what a controller must not
+change in any other process (its limits, priority, affinity, scheduling, shared memory)."""
 
 from __future__ import annotations
 
+import ctypes
 import os
+import resource
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 CANARIES = {
@@ -118,12 +124,132 @@ class Listener:
         self.sock.close()
 
 
-def controller_source(path: Path, port: int) -> str:
+def controller_source(path: Path, port: int, victim: Victim | None = None) -> str:
     """A corpus file made concrete for a real episode: the sandbox tests pass the listener's
-    port and the repo path in the observation; a real task's observation has neither."""
-    return (
-        path.read_text().replace('obs["port"]', str(port)).replace('obs["repo"]', repr(str(REPO)))
-    )
+    port, the repo path and the victim's pid and segment id in the observation; a real task's
+    observation has none of them."""
+    text = path.read_text().replace('obs["port"]', str(port))
+    text = text.replace('obs["repo"]', repr(str(REPO)))
+    if victim is not None:
+        text = text.replace('obs["victim"]', str(victim.pid))
+        text = text.replace('obs["shmid"]', str(victim.shmid))
+    return text
+
+
+# -- other processes ---------------------------------------------------------------------------
+
+RLIMITS = sorted(name for name in dir(resource) if name.startswith("RLIMIT_"))
+SYS_IOPRIO_GET, IOPRIO_WHO_PROCESS = 252, 1
+IPC_PRIVATE, IPC_CREAT, IPC_RMID = 0, 0o1000, 0
+SHM_MARK = b"armloop victim segment"
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.shmat.restype = ctypes.c_void_p
+_libc.shmat.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
+_libc.shmdt.argtypes = (ctypes.c_void_p,)
+_libc.shmctl.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
+
+
+def process_state(pid: int) -> dict[str, Any]:
+    """What a hostile controller would change in process `pid` (its main thread for the
+    per-thread settings): every resource limit, nice value, I/O priority, CPU affinity and
+    scheduling policy. Reading another process's limits needs root or the same user."""
+    return {
+        "limits": {name: list(resource.prlimit(pid, getattr(resource, name))) for name in RLIMITS},
+        "nice": os.getpriority(os.PRIO_PROCESS, pid),
+        "ioprio": _libc.syscall(SYS_IOPRIO_GET, IOPRIO_WHO_PROCESS, pid),
+        "affinity": sorted(os.sched_getaffinity(pid)),
+        "policy": os.sched_getscheduler(pid),
+    }
+
+
+def state_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    changes = [
+        f"{k}: {before[k]} -> {after[k]}" for k in before if k != "limits" and before[k] != after[k]
+    ]
+    for name, value in before["limits"].items():
+        if after["limits"][name] != value:
+            changes.append(f"{name}: {value} -> {after['limits'][name]}")
+    return changes
+
+
+def alive(pid: int) -> bool:
+    """Running (or sleeping): not gone and not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[-1].split()[:1] != [b"Z"]
+    except OSError:
+        return False
+
+
+#: Drops every capability (as daemons and other controller children do), then waits for EOF.
+#: Uid 0 without capabilities: the kernel's commoncap checks no longer protect it from a
+#: controller that is uid 0 too, only a different uid does.
+VICTIM = """
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+for cap in range(64):
+    libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
+libc.capset((ctypes.c_uint32 * 2)(0x20080522, 0), (ctypes.c_uint32 * 6)())
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+class Victim:
+    """An unrelated process of the same user (uid 0 without capabilities when the tests run as
+    root) - its own session, no relation to armloop - and a System V shared-memory segment
+    (mode 0600) of this test process. Hostile controllers get the pid as obs["victim"] and the
+    segment as obs["shmid"]."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", VICTIM],
+            start_new_session=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self.proc.stdout.readline()  # its capabilities are dropped
+        self.pid = self.proc.pid
+        self.before = process_state(self.pid)
+        self.shmid = _libc.shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0o600)
+        if self.shmid < 0:
+            raise OSError(ctypes.get_errno(), "shmget")
+        self._write(SHM_MARK)
+
+    def _attach(self) -> int:
+        addr = _libc.shmat(self.shmid, None, 0)
+        if addr in (None, ctypes.c_void_p(-1).value):
+            raise OSError(ctypes.get_errno(), "shmat")
+        return addr
+
+    def _write(self, data: bytes) -> None:
+        addr = self._attach()
+        ctypes.memmove(addr, data, len(data))
+        _libc.shmdt(addr)
+
+    def segment(self) -> bytes:
+        addr = self._attach()
+        try:
+            return ctypes.string_at(addr, len(SHM_MARK))
+        finally:
+            _libc.shmdt(addr)
+
+    def changes(self) -> list[str]:
+        """What changed since the start ([] when untouched)."""
+        if not alive(self.pid):
+            return ["the victim process died"]
+        changes = state_changes(self.before, process_state(self.pid))
+        if self.segment() != SHM_MARK:
+            changes.append(f"shared memory segment: {self.segment()!r}")
+        return changes
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            stream.close()
+        _libc.shmctl(self.shmid, IPC_RMID, None)
 
 
 def _read(path: str) -> bytes:

@@ -3,8 +3,10 @@ subprocess, canary keys in its environment) and through the loop (a scripted mod
 real socket replies with the hostile controller; one warm Evaluator is shared).
 
 Each must end in bounded time as a reported failure or a harmless non-success, change no file
-outside the run, connect to no loopback listener, show no key in any output, and never be
-scored a success. tests/test_sandbox_hostile.py checks the same corpus at the host level.
+outside the run, connect to no loopback listener, show no key in any output, change no other
+process (the sim worker, armloop, pytest, an unrelated victim process and its shared memory),
+and never be scored a success. tests/test_sandbox_hostile.py checks the same corpus at the host
+level.
 
 The loop runs each with the static check off (`LoopOptions(static_check=False)`) and on: the
 static check in loop/run/extract.py refuses only code that cannot run (a syntax error, no
@@ -37,13 +39,17 @@ from tests.containment import (
     CANARIES,
     REPO,
     Listener,
+    Victim,
+    alive,
     armloop_processes,
     clear_pwned,
     controller_source,
     leaked,
     planted,
+    process_state,
     pwned_files,
     snapshot,
+    state_changes,
 )
 
 HOSTILE = Path(__file__).parent / "hostile"
@@ -54,6 +60,7 @@ PARALLEL = 3  # `armloop eval` processes at once
 EVAL_KILL_S = 150.0  # a run still going after this is killed and fails its test
 BOUND_S = 60.0  # "bounded time": well above the worst sandbox deadline (~43 s)
 REFERENCE = (REPO / "tasks" / "reference" / "reach.py").read_text()
+REACHED = "REACH" + "ED"  # what a reach_* controller prints when it got through
 
 
 def expected(path: Path) -> set[str]:
@@ -150,13 +157,14 @@ def eval_runs(tmp_path_factory: pytest.TempPathFactory):
     clear_pwned()
     base = tmp_path_factory.mktemp("hostile_eval")
     before = snapshot()
+    victim = Victim()
     runs: dict[str, EvalRun] = {}
     for path in FIXTURES:
         cwd = base / path.stem / "cwd"
         cwd.mkdir(parents=True)
         (cwd.parent / "home").mkdir()
         listener = Listener()
-        (cwd / path.name).write_text(controller_source(path, listener.port))
+        (cwd / path.name).write_text(controller_source(path, listener.port, victim))
         runs[path.stem] = EvalRun(path.stem, cwd, listener)
     pending, running = list(runs.values()), []
     while pending or running:
@@ -166,14 +174,15 @@ def eval_runs(tmp_path_factory: pytest.TempPathFactory):
             running.append(run)
         running = [r for r in running if not r.poll()]
         time.sleep(0.05)
-    yield runs, before, base
+    yield runs, before, base, victim
     for run in runs.values():
         run.listener.close()
+    victim.close()
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=IDS)
 def test_armloop_eval_contains(path: Path, eval_runs) -> None:
-    runs, _, _ = eval_runs
+    runs, _, _, _ = eval_runs
     run = runs[path.stem]
     assert run.rc is not None, f"`armloop eval` still running after {EVAL_KILL_S:.0f} s"
     assert run.seconds < BOUND_S
@@ -185,6 +194,7 @@ def test_armloop_eval_contains(path: Path, eval_runs) -> None:
     if kinds - {None}:
         assert data["feedback"], "a failure must be reported"
     assert not leaked(run.stdout + run.stderr), "a canary key reached the output"
+    assert REACHED not in run.stdout + run.stderr, "the controller reached another process"
     assert not run.listener.connected(), "the controller reached a loopback listener"
     assert sorted(os.listdir(run.cwd)) == [path.name], "wrote into the eval's working folder"
     assert not list((run.cwd.parent / "home").iterdir()), "wrote into HOME"
@@ -192,10 +202,16 @@ def test_armloop_eval_contains(path: Path, eval_runs) -> None:
 
 
 def test_armloop_eval_left_no_process_and_no_file(eval_runs) -> None:
-    runs, before, base = eval_runs
+    runs, before, base, _ = eval_runs
     assert not armloop_processes(str(base)), "a sim worker or controller child survived"
     assert not planted(before, snapshot()), "a file in the repo was changed or planted"
     assert not pwned_files()
+
+
+def test_armloop_eval_changed_no_unrelated_process(eval_runs) -> None:
+    """The victim (an unrelated process and its shared memory) after the whole corpus."""
+    _, _, _, victim = eval_runs
+    assert not victim.changes()
 
 
 # -- the loop: a scripted model server replies with the hostile controller ------------------
@@ -229,18 +245,33 @@ def run_dir_text(out: Path) -> str:
     return "\n".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
 
 
+@pytest.fixture
+def victim():
+    v = Victim()
+    yield v
+    v.close()
+
+
+def watched(ev: Evaluator) -> dict[str, int]:
+    """The processes a controller in the loop must leave alone: its parent (the shared sim
+    worker) and pytest, which plays armloop here (and is the group leader when it leads one)."""
+    return {"sim worker": ev.pool.workers[0].proc.pid, "pytest": os.getpid()}
+
+
 @pytest.mark.parametrize("static_check", [False, True], ids=["unchecked", "checked"])
 @pytest.mark.parametrize("path", FIXTURES, ids=IDS)
 def test_loop_contains(
-    path: Path, static_check: bool, evaluator: Evaluator, tmp_path: Path, capfd
+    path: Path, static_check: bool, evaluator: Evaluator, victim: Victim, tmp_path: Path, capfd
 ) -> None:
     listener = Listener()
     before = snapshot()
+    targets = watched(evaluator)
+    states = {name: process_state(pid) for name, pid in targets.items()}
     start = time.monotonic()
     try:
         summary = run_loop(
             evaluator,
-            fenced(controller_source(path, listener.port)),
+            fenced(controller_source(path, listener.port, victim)),
             tmp_path / "run",
             static_check=static_check,
         )
@@ -248,6 +279,10 @@ def test_loop_contains(
         assert not listener.connected(), "the controller reached a loopback listener"
     finally:
         listener.close()
+    assert watched(evaluator) == targets and alive(targets["sim worker"]), "the sim worker died"
+    for name, pid in targets.items():
+        assert not state_changes(states[name], process_state(pid)), f"{name} was changed"
+    assert not victim.changes(), "an unrelated process was changed"
     assert seconds < BOUND_S
     assert not summary["success"] and not summary["iterations"][0]["success"]
     result = json.loads((tmp_path / "run" / "iter_001" / "result.json").read_text())
@@ -260,6 +295,7 @@ def test_loop_contains(
     assert [e["stage"] for e in events][-4:] == ["load", "simulate", "score", "feedback"]
     captured = capfd.readouterr()
     assert not leaked(run_dir_text(tmp_path / "run") + captured.out + captured.err)
+    assert REACHED not in run_dir_text(tmp_path / "run"), "the controller reached a process"
     assert not planted(before, snapshot()), "a file in the repo was changed or planted"
     assert not pwned_files()
 

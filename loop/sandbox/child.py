@@ -217,6 +217,7 @@ def main() -> None:
         memory_bytes=raw["memory_bytes"],
         cpu_s=raw["cpu_s"],
         open_files=raw["open_files"],
+        skip=tuple(raw.get("skip_layers", ())),
     )
     features = harden.apply(cfg) if raw.get("harden", True) else {"disabled": True}
     wire.write_frame(fd_out, {"ok": True, "ready": True, "value": features})

@@ -100,7 +100,13 @@ def describe_exit(code: int, limits: Limits) -> str:
 class ChildProc:
     """A spawned child; `ready()` waits until it is hardened and listening."""
 
-    def __init__(self, limits: Limits, workdir: str, harden: bool = True) -> None:
+    def __init__(
+        self,
+        limits: Limits,
+        workdir: str,
+        harden: bool = True,
+        skip_layers: tuple[str, ...] = (),
+    ) -> None:
         self.limits = limits
         self.workdir = workdir
         self.output = Output(limits.output_bytes)
@@ -112,6 +118,7 @@ class ChildProc:
             "workdir": workdir,
             "read_paths": read_paths(),
             "harden": harden,
+            "skip_layers": list(skip_layers),
             "memory_bytes": limits.memory_bytes,
             "cpu_s": limits.cpu_s,
             "open_files": limits.open_files,

@@ -59,9 +59,13 @@ class ControllerProcess:
         workdir: Path | None = None,
         harden: bool = True,
         warm: bool = True,
+        skip_layers: tuple[str, ...] = (),
     ) -> None:
+        """skip_layers: hardening layers to leave out (loop.sandbox.harden.LAYERS), for tests
+        that check what each layer stops on its own; never set for generated code."""
         self.limits = limits
         self.harden = harden
+        self.skip_layers = tuple(skip_layers)
         self.warm = warm
         self._own_base = workdir is None
         self.base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="armloop-ctl-"))
@@ -174,7 +178,7 @@ class ControllerProcess:
             raise ControllerFailure("crash", "the controller host is closed")
         workdir = tempfile.mkdtemp(prefix="c", dir=self.base)
         os.chmod(workdir, 0o755)
-        return ChildProc(self.limits, workdir, harden=self.harden)
+        return ChildProc(self.limits, workdir, harden=self.harden, skip_layers=self.skip_layers)
 
     def _take_spare(self) -> ChildProc:
         self._join_spawner()
