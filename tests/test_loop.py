@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -190,3 +192,26 @@ def test_resume_continues_after_the_last_finished_iteration(tmp_path: Path) -> N
     assert data["success"] and data["iterations_to_success"] == 3
     # the resumed request carries the last finished attempt's code and feedback
     assert "ZeroDivisionError" in resumed_request["messages"][-1]["content"]
+
+
+def test_wall_time_is_setup_plus_the_cycles_and_a_pipe_gets_plain_lines(tmp_path: Path) -> None:
+    """`armloop run` as a user runs it, stdout a pipe: one plain line per iteration, and
+    wall_s = setup_s.total + the cycles (nothing measured is left out of the figures)."""
+    out = tmp_path / "run"
+    replies = [fenced(BROKEN), fenced(REFERENCE)]
+    with ScriptedServer(replies, tokens_per_s=200, first_token_delay=0.3) as server:
+        proc = subprocess.run(
+            [sys.executable, "-m", "loop.cli", "run", "reach", "--backend", "openai",
+             "--model", "scripted", "--base-url", server.url, "--seeds", "2",
+             "--max-iters", "3", "--out", str(out)],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = summary(out)
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("iteration ")]
+    assert [x.split(":")[0] for x in lines] == ["iteration 1", "iteration 2"], proc.stdout
+    assert "score 1.00 (success)" in lines[1]
+    cycles = sum(it["cycle_s"] for it in data["iterations"])
+    setup = data["setup_s"]
+    assert setup["total"] >= max(setup["backend"], setup["simulator"])
+    assert abs(data["wall_s"] - (setup["total"] + cycles)) < 1.0, data

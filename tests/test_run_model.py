@@ -67,3 +67,11 @@ def test_run_reach_on_the_embedded_model(tmp_path: Path) -> None:
         + "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
     )
     assert "sk-canary" not in everything
+    # every second accounted: the server start and the prefill are setup, not in the stages
+    setup = summary["setup_s"]
+    assert setup["backend"] > 1.0 and setup["backend_server_s"] > 1.0
+    cycles = sum(it["cycle_s"] for it in summary["iterations"])
+    assert abs(summary["wall_s"] - (setup["total"] + cycles)) < 1.0, summary
+    # stdout is a pipe, not a terminal: one plain line per finished iteration
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("iteration ")]
+    assert len(lines) == len(summary["iterations"]), proc.stdout
