@@ -52,7 +52,7 @@ def failed_first_attempts(runs: Path) -> list[tuple[str, Path, list[int]]]:
 
 def classify(reply: str, failed_code: str, task: Any, evaluator: Any, seeds: list[int]) -> str:
     from loop.run.extract import extract_code
-    from loop.run.loop import normalise_code
+    from loop.run.records import normalise_code
     from loop.sim.scoring import score
 
     extraction = extract_code(reply)

@@ -29,6 +29,10 @@ BackendOpt = Annotated[
 ]
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="model name for the backend")]
 BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL")]
+CandidatesOpt = Annotated[
+    int,
+    typer.Option("--candidates", help="answers sampled at once per iteration (1-16)"),
+]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="armloop.toml with [backends.NAME] profiles")
 ]
@@ -100,13 +104,20 @@ def run_cmd(
     resume: Annotated[
         Path | None, typer.Option("--resume", help="continue an interrupted run directory")
     ] = None,
+    candidates: CandidatesOpt = 1,
 ) -> int:
     """The generate -> load -> simulate -> score -> feedback loop."""
     from loop.commands.run import run_command
 
     choice = _choice(backend, model, base_url, config)
     return run_command(
-        task, choice=choice, max_iters=max_iters, seeds=seeds, out=out, resume=resume
+        task,
+        choice=choice,
+        max_iters=max_iters,
+        seeds=seeds,
+        out=out,
+        resume=resume,
+        candidates=candidates,
     )
 
 
@@ -121,12 +132,20 @@ def watch_cmd(
     out: Annotated[Path | None, typer.Option("--out", help="where events go")] = None,
     max_iters: Annotated[int, typer.Option("--max-iters", min=1)] = 3,
     seeds: Annotated[int, typer.Option("--seeds", "-n", min=1)] = 3,
+    candidates: CandidatesOpt = 1,
 ) -> None:
     """Live mode: a saved spec runs the loop, a saved controller hot-reloads into the sim."""
     from loop.commands.watch import watch_command
 
     choice = _choice(backend, model, base_url, config)
-    watch_command(directory, choice=choice, out=out, max_iters=max_iters, seeds=seeds)
+    watch_command(
+        directory,
+        choice=choice,
+        out=out,
+        max_iters=max_iters,
+        seeds=seeds,
+        candidates=candidates,
+    )
 
 
 @app.command("bench")
@@ -145,6 +164,9 @@ def bench_cmd(
     executor: Annotated[str, typer.Option("--executor", help="local or ray")] = "local",
     address: Annotated[str | None, typer.Option("--address", help="Ray address")] = None,
     parallel: Annotated[int, typer.Option("--parallel", min=1, help="trials at once")] = 2,
+    candidates: Annotated[
+        str, typer.Option("--candidates", help="candidates per iteration; a list sweeps: 1,4")
+    ] = "1",
 ) -> None:
     """The same tasks on several backends, same seeds; report and plots."""
     from loop.commands.bench import bench_command
@@ -161,6 +183,7 @@ def bench_cmd(
         executor=executor,
         address=address,
         parallel=parallel,
+        candidates=candidates,
     )
 
 

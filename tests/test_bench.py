@@ -157,7 +157,13 @@ def test_broken_then_working_and_rerun_keeps_finished_trials(tmp_path: Path) -> 
     reported = report_command([out], out=tmp_path / "report", speedup=15.0)
     assert reported["backends"]["quick"] == again["backends"]["quick"]
     summary = json.loads((out / "runs/quick/reach/trial_1/summary.json").read_text())
-    assert summary["seeds"] == [0] and summary["bench"] == {"backend": "quick", "trial": 1}
+    assert summary["seeds"] == [0]
+    assert summary["bench"] == {
+        "backend": "quick",
+        "trial": 1,
+        "candidates": 1,
+        "backend_name": "quick",
+    }
 
 
 def test_dead_backend_is_a_recorded_failure(tmp_path: Path) -> None:

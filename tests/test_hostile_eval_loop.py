@@ -235,7 +235,7 @@ def run_loop(ev: Evaluator, reply: str, out: Path, static_check: bool = False) -
     with ScriptedServer([reply]) as server:
         backend = open_model_backend(BackendChoice("openai", "scripted", server.url))
         try:
-            return Loop(ev.task, backend, ev, rundir, options).run()
+            return Loop(ev.task, backend, [ev], rundir, options).run()
         finally:
             backend.close()
             rundir.close()

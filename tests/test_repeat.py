@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from loop.run.extract import extract_code
-from loop.run.loop import normalise_code
 from loop.run.prompting import Attempt, build_messages
+from loop.run.records import normalise_code
 from loop.task.catalog import load_task
 
 REPLY = (Path(__file__).parent / "fixtures" / "qwen_reach_reply.md").read_text()  # a real reply

@@ -26,11 +26,16 @@ def write_plan(
     max_iters: int,
     executor: str,
     parallel: int,
+    candidates: Sequence[int] = (1,),
 ) -> dict[str, Any]:
-    """OUT/bench.json; returns its content."""
+    """OUT/bench.json; returns its content. `arms` are what the report compares (each
+    backend at each width)."""
+    arms = [b if n == 1 else f"{b}-x{n}" for b in backends for n in candidates]
     meta = {
         "plan": {
-            "backends": list(backends),
+            "backends": arms,
+            "backend_names": list(backends),
+            "candidates": list(candidates),
             "tasks": list(tasks),
             "trials": trials,
             "max_iters": max_iters,
@@ -63,12 +68,12 @@ def collect(
     backends, tasks = meta["plan"]["backends"], meta["plan"]["tasks"]
     ranked = sorted(
         outcomes,
-        key=lambda o: (o.spec.trial, tasks.index(o.spec.task), backends.index(o.spec.backend)),
+        key=lambda o: (o.spec.trial, tasks.index(o.spec.task), backends.index(o.spec.arm)),
     )
     done = [o for o in ranked if o.summary is not None]
     trials = [load_trial(Path(o.spec.out), o.spec.trial) for o in done]
     errors = [
-        {"backend": o.spec.backend, "task": o.spec.task, "trial": o.spec.trial, "error": o.error}
+        {"backend": o.spec.arm, "task": o.spec.task, "trial": o.spec.trial, "error": o.error}
         for o in outcomes
         if o.summary is None
     ]

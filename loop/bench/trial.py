@@ -36,9 +36,16 @@ def trial_plan(spec: TrialSpec) -> RunPlan:
     return RunPlan(
         task=load_task(spec.task),
         backend=BackendChoice(name=spec.backend, config=config),
-        options=LoopOptions(max_iters=spec.max_iters, seeds=spec.seeds),
+        options=LoopOptions(max_iters=spec.max_iters, seeds=spec.seeds, candidates=spec.candidates),
         out=Path(spec.out),
-        labels={"bench": {"backend": spec.backend, "trial": spec.trial}},
+        labels={
+            "bench": {
+                "backend": spec.arm,
+                "trial": spec.trial,
+                "candidates": spec.candidates,
+                "backend_name": spec.backend,
+            }
+        },
     )
 
 

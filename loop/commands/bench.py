@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from loop.bench.executors import Outcome
-from loop.bench.plan import EXECUTORS, plan, split_names, validate
+from loop.bench.plan import EXECUTORS, plan, split_counts, split_names, validate
 from loop.bench.runner import collect, execute, write_plan
 from loop.commands.report import print_table
 from loop.errors import ArmloopError
@@ -31,6 +31,7 @@ def bench_command(
     executor: str = "local",
     address: str | None = None,
     parallel: int = 2,
+    candidates: str = "1",
 ) -> dict[str, Any]:
     """Run the bench and write its report; returns results.json's content."""
     names, task_names = split_names(backends, "backends"), split_names(tasks, "tasks")
@@ -38,10 +39,11 @@ def bench_command(
         raise ArmloopError(f"unknown executor {executor!r}", "use --executor local or ray")
     if speedup <= 0:
         raise ArmloopError(f"--speedup {speedup} is not positive", "give a factor such as 15")
+    widths = split_counts(candidates)
     validate(names, task_names, config)
     out = out or default_out("bench")
-    meta = write_plan(out, names, task_names, trials, seeds, max_iters, executor, parallel)
-    specs = plan(names, task_names, trials, seeds, max_iters, out, config)
+    meta = write_plan(out, names, task_names, trials, seeds, max_iters, executor, parallel, widths)
+    specs = plan(names, task_names, trials, seeds, max_iters, out, config, widths)
     columns = (
         TextColumn("[bold]bench"),
         BarColumn(),

@@ -27,6 +27,7 @@ def run_command(
     seeds: int,
     out: Path | None,
     resume: Path | None,
+    candidates: int = 1,
 ) -> int:
     """Exit code: 0 success, 1 no success, 130 interrupted."""
     if resume is not None:
@@ -40,7 +41,7 @@ def run_command(
             f"{out} already holds a run",
             f"continue it with `armloop run --resume {out}` or choose another --out",
         )
-    options = LoopOptions(max_iters=max_iters, seeds=tuple(range(seeds)))
+    options = LoopOptions(max_iters=max_iters, seeds=tuple(range(seeds)), candidates=candidates)
     return execute(RunPlan(spec, choice, options, out))
 
 
@@ -61,6 +62,7 @@ def resume_command(path: Path, *, max_iters: int | None, config: Path | None) ->
         temperature=cfg.get("temperature"),
         max_tokens=cfg["max_tokens"],
         stop_at_code_end=cfg["stop_at_code_end"],
+        candidates=int(cfg.get("candidates", 1)),
     )
     choice = BackendChoice.from_selection(cfg.get("selection", {}), config)
     spec = load_task(path / cfg["task_file"])

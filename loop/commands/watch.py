@@ -52,12 +52,20 @@ def describe(h: Handled) -> str:
 
 
 def watch_command(
-    directory: Path, *, choice: BackendChoice, out: Path | None, max_iters: int, seeds: int
+    directory: Path,
+    *,
+    choice: BackendChoice,
+    out: Path | None,
+    max_iters: int,
+    seeds: int,
+    candidates: int = 1,
 ) -> None:
     """Watch until Ctrl-C, one console line per handled save and a live status line."""
     console = Console(highlight=False)
     gui = display_available()
-    options = WatchOptions(seeds=tuple(range(seeds)), max_iters=max_iters, gui=gui)
+    options = WatchOptions(
+        seeds=tuple(range(seeds)), max_iters=max_iters, gui=gui, candidates=candidates
+    )
     out = out or default_out("watch")
     idle = f"watching {directory} ({'PyBullet window' if gui else 'headless'}); Ctrl-C stops"
     with console.status(idle) as status:

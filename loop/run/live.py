@@ -6,6 +6,7 @@ table would print only its header, so each finished iteration prints one plain l
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,14 @@ HEADS = {
 }
 
 
+def _label(key: tuple[int, int], short: bool = False) -> str:
+    """'iteration 2' / 'iteration 2 candidate 3' ('2' / '2.3' in the table)."""
+    iteration, candidate = key
+    if short:
+        return f"{iteration}.{candidate}" if candidate else str(iteration)
+    return f"iteration {iteration}" + (f" candidate {candidate}" if candidate else "")
+
+
 def _fmt_s(seconds: float | None) -> str:
     if seconds is None:
         return ""
@@ -43,7 +52,8 @@ class LiveTable:
     def __init__(self, title: str, console: Console | None = None) -> None:
         self.title = title
         self.console = console or Console()
-        self.rows: dict[int, dict[str, Any]] = {}
+        self.rows: dict[tuple[int, int], dict[str, Any]] = {}  # (iteration, candidate or 0)
+        self._lock = threading.Lock()  # several candidates report from their own threads
         self.status = ""
         self.interactive = self.console.is_terminal
         self._live = (
@@ -69,7 +79,7 @@ class LiveTable:
         self, index: int, stages: Mapping[str, float], result: Mapping[str, Any]
     ) -> None:
         """An iteration finished before this table started (a resumed run)."""
-        row = self.rows.setdefault(index, {"stages": {}})
+        row = self.rows.setdefault((index, 0), {"stages": {}})
         row["stages"].update(stages)
         for key in ("tokens_per_s", "score", "success"):
             if key in result:
@@ -77,17 +87,19 @@ class LiveTable:
         self._refresh()
 
     def on_stage(self, iteration: int, stage: str, event: dict[str, Any]) -> None:
-        row = self.rows.setdefault(iteration, {"stages": {}})
-        row["stages"][stage] = event["duration_s"]
-        for key in ("tokens_per_s", "score", "success"):
-            if key in event:
-                row[key] = event[key]
-        if not event.get("ok", True) and event.get("error"):
-            row["error"] = "backend error"
-        self.status = f"iteration {iteration}: {stage} done"
-        if stage == "feedback" or (row.get("error") and stage in ("ttft", "generate")):
-            self._plain_line(iteration)
-        self._refresh()
+        key = (iteration, int(event.get("candidate", 0)))
+        with self._lock:
+            row = self.rows.setdefault(key, {"stages": {}})
+            row["stages"][stage] = event["duration_s"]
+            for name in ("tokens_per_s", "score", "success"):
+                if name in event:
+                    row[name] = event[name]
+            if not event.get("ok", True) and event.get("error"):
+                row["error"] = "backend error"
+            self.status = f"{_label(key)}: {stage} done"
+            if stage == "feedback" or (row.get("error") and stage in ("ttft", "generate")):
+                self._plain_line(key)
+            self._refresh()
 
     def set_status(self, text: str) -> None:
         self.status = text
@@ -97,9 +109,9 @@ class LiveTable:
         if self._live is not None:
             self._live.update(self._render())
 
-    def _plain_line(self, iteration: int) -> None:
-        """Not a terminal: the iteration as one line, once."""
-        row = self.rows[iteration]
+    def _plain_line(self, key: tuple[int, int]) -> None:
+        """Not a terminal: the iteration (or candidate) as one line, once."""
+        row = self.rows[key]
         if self.interactive or row.get("printed"):
             return
         row["printed"] = True
@@ -108,7 +120,7 @@ class LiveTable:
         result = f"score {row['score']:.2f}" if "score" in row else row.get("error", "not run")
         rate = f", {row['tokens_per_s']:.1f} tok/s" if row.get("tokens_per_s") else ""
         self.console.print(
-            f"iteration {iteration}: cycle {_fmt_s(sum(stages.values()))}{rate}, {result}"
+            f"{_label(key)}: cycle {_fmt_s(sum(stages.values()))}{rate}, {result}"
             f"{' (success)' if row.get('success') else ''}; " + ", ".join(parts),
             highlight=False,
         )
@@ -128,7 +140,7 @@ class LiveTable:
         for name in ("cycle", "tok/s", "score", "gen%"):
             table.add_column(name, justify="right", no_wrap=True)
         generation = cycles = 0.0
-        for index, row in sorted(self.rows.items()):
+        for key, row in sorted(self.rows.items()):
             stages = row["stages"]
             cycles += sum(stages.values())
             generation += stages.get("ttft", 0.0) + stages.get("generate", 0.0)
@@ -136,7 +148,7 @@ class LiveTable:
             style = "green" if ok else "red" if ok is False else "yellow"
             result = f"{row['score']:.2f}" if "score" in row else row.get("error", "")
             table.add_row(
-                str(index),
+                _label(key, short=True),
                 *[_fmt_s(stages.get(s)) for s in STAGES],
                 _fmt_s(sum(stages.values())),
                 f"{row['tokens_per_s']:.1f}" if row.get("tokens_per_s") else "",

@@ -1,34 +1,37 @@
 """The loop: prompt, model, code, hot-load, episodes, score, feedback; every stage timed.
 
-One `Loop` drives one task against one backend and one warm evaluator, all handed to it by
-loop/run/setup.py. Each finished stage is appended to events.jsonl at once; each finished
-iteration writes its folder and rewrites summary.json, so the run directory is complete and
-readable whenever the run stops.
+One `Loop` drives one task against one backend and warm simulators, all handed to it by
+loop/run/setup.py. An iteration samples `candidates` answers at once (1 by default), each
+going through the eight stages on its own thread (loop/run/candidate.py) as soon as its
+stream ends; the iteration succeeds when any candidate does, and the next prompt carries the
+best candidate with its feedback and a line on each other one. Each finished stage is
+appended to events.jsonl at once; each finished iteration writes its folder and rewrites
+summary.json, so the run directory is complete and readable whenever the run stops.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from typing import Any
 
-from loop.backends.base import DEFAULT_TEMPERATURE, ChatBackend, ChatRequest, Stream
+from loop.backends.base import DEFAULT_TEMPERATURE, ChatBackend, Stream
 from loop.errors import ArmloopError
-from loop.run import stages
-from loop.run.extract import Extraction, FenceWatcher, extract_code
-from loop.run.prompting import build_messages, render, render_transcript
-from loop.run.records import IterationRecord, Restored, normalise_code
+from loop.run.candidate import Cancelled, CandidateRun, Context, Siblings
+from loop.run.records import IterationRecord, Restored, critical_path
 from loop.run.rundir import RunDir, generation_share
+from loop.run.slots import SimSlots
 from loop.run.stages import WarmEvaluator
 from loop.task.spec import TaskSpec
 
+__all__ = ["Cancelled", "Loop", "LoopHooks", "LoopOptions", "MAX_CANDIDATES"]
+
 StageHook = Callable[[int, str, dict[str, Any]], None]
-
-
-class Cancelled(Exception):
-    """The loop was asked to stop (a newer save in watch mode, or Ctrl-C)."""
+MAX_CANDIDATES = 16
+HOT = 0.8  # with several candidates, the last samples this hot (the first at the base)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,14 @@ class LoopOptions:
     # False: run code that fails the static check anyway (tests of the process sandbox only;
     # the sandbox, not the static check, is what keeps generated code contained)
     static_check: bool = True
+    candidates: int = 1  # answers sampled at once per iteration
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.candidates <= MAX_CANDIDATES:
+            raise ArmloopError(
+                f"--candidates {self.candidates} is out of range",
+                f"give 1 to {MAX_CANDIDATES} candidates per iteration",
+            )
 
 
 @dataclass(frozen=True)
@@ -59,7 +70,7 @@ class Loop:
         self,
         task: TaskSpec,
         backend: ChatBackend,
-        evaluator: WarmEvaluator,
+        evaluators: Sequence[WarmEvaluator],
         rundir: RunDir,
         options: LoopOptions,
         *,
@@ -69,8 +80,8 @@ class Loop:
         labels: Mapping[str, Any] | None = None,
         restored: Restored | None = None,
     ) -> None:
-        self.task, self.backend, self.evaluator = task, backend, evaluator
-        self.rundir, self.options = rundir, options
+        self.task, self.backend, self.rundir, self.options = task, backend, rundir, options
+        self.slots = SimSlots(evaluators)
         self.hooks = hooks or LoopHooks()
         self.started = time.time() if started is None else started  # setup's start
         restored = restored or Restored()
@@ -82,17 +93,19 @@ class Loop:
         self.labels = dict(labels or {})
         self.stopped_reason = ""
         self.first_step_at: float | None = None  # time.monotonic() of the first physics step
-        self._stream: Stream | None = None
+        self._streams: set[Stream] = set()
+        self._streams_lock = threading.Lock()
 
     @property
     def cancel(self) -> threading.Event:
         return self.hooks.cancel
 
     def abort(self) -> None:
-        """Stop from another thread: the in-flight generation is closed at once."""
+        """Stop from another thread: every generation in flight is closed at once."""
         self.cancel.set()
-        stream = self._stream
-        if stream is not None:
+        with self._streams_lock:
+            streams = list(self._streams)
+        for stream in streams:
             try:
                 stream.close()
             except Exception:  # noqa: BLE001 - closing a stream another thread reads may race
@@ -121,32 +134,33 @@ class Loop:
         except Cancelled:
             self.stopped_reason = "cancelled"
         except KeyboardInterrupt:
+            self.abort()
             self.stopped_reason = "interrupted"
             self.write_summary()
             raise
         return self.write_summary()
 
     def iterate(self, index: int) -> IterationRecord:
-        record = IterationRecord(index=index)
-        repeat_of = self.history[-1].repeat_of if self.history else None
-        messages = self._timed_prompt(record, repeat_of)
-        if not self._generate(record, messages, repeat_of):
-            return record
-        extraction = self._timed_extract(record)
-        if not extraction.ok or record.repeat_of:
-            self._skip_to_feedback(record, extraction)
-            return record
-        assert record.code is not None
-        done = stages.evaluate(
-            self._sink(record), self.task, self.evaluator, record.code, self.options.seeds
-        )
-        record.feedback = done.feedback
-        if self.first_step_at is None:
-            self.first_step_at = done.first_step_at
-        if done.evaluation is not None:
-            ev = done.evaluation
-            record.success, record.score = bool(ev.success), float(ev.score)
-            record.success_rate, record.evaluation = float(ev.success_rate), ev.to_dict()
+        width = self.options.candidates
+        siblings = Siblings()
+        runs = [
+            CandidateRun(
+                self._context(), index, c, self.history, siblings, self._sampling(index, c)
+            )
+            for c in range(1, width + 1)
+        ]
+        if width == 1:
+            record = IterationRecord.single(runs[0].run())
+        else:
+            t0 = time.perf_counter()
+            done = self._together(runs)
+            record = IterationRecord(index, done, width=width)
+            record.wall_s = time.perf_counter() - t0
+            record.critical = critical_path(done, t0, t0 + record.wall_s)
+            self._write_best(record)
+        firsts = [r.first_step_at for r in runs if r.first_step_at is not None]
+        if self.first_step_at is None and firsts:
+            self.first_step_at = min(firsts)
         return record
 
     def summary(self) -> dict[str, Any]:
@@ -158,7 +172,7 @@ class Loop:
             else None
         )
         describe = self.backend.describe()
-        return {
+        summary = {
             "task": self.task.name,
             "backend": describe.get("name") or describe.get("kind"),
             "model": describe.get("model"),
@@ -173,179 +187,85 @@ class Loop:
             **self.labels,
             "iterations": iterations,
         }
+        if self.options.candidates > 1:
+            summary["candidates"] = self.options.candidates
+        return summary
 
     def write_summary(self) -> dict[str, Any]:
         summary = self.summary()
         self.rundir.write_summary(summary)
         return summary
 
-    # -- stages -------------------------------------------------------------------------
+    # -- candidates -----------------------------------------------------------------------
 
-    def _sink(self, record: IterationRecord) -> stages.StageSink:
-        def sink(stage: str, seconds: float, ok: bool, **extra: Any) -> None:
-            record.stages[stage] = seconds
-            event = self.rundir.events.write(record.index, stage, seconds, ok, **extra)
-            if self.hooks.on_stage:
-                self.hooks.on_stage(record.index, stage, event)
-            if self.cancel.is_set():
-                raise Cancelled()
+    def _context(self) -> Context:
+        o = self.options
+        return Context(
+            self.task,
+            self.backend,
+            self.slots,
+            self.rundir,
+            o.seeds,
+            o.max_tokens,
+            o.stop_at_code_end,
+            o.static_check,
+            o.candidates,
+            self.cancel,
+            self.hooks.on_stage,
+            self._streams,
+            self._streams_lock,
+        )
 
-        return sink
-
-    def _timed_prompt(self, record: IterationRecord, repeat_of: int | None) -> list[dict]:
-        t0 = time.perf_counter()
-        messages = build_messages(self.task, self.options.seeds, self.history, repeat_of)
-        transcript = render_transcript(messages)
-        seconds = time.perf_counter() - t0
-        self.rundir.write_iter_file(record.index, "prompt.md", transcript)
-        self._sink(record)("prompt", seconds, True, messages=len(messages), chars=len(transcript))
-        return messages
-
-    def _sampling(self, repeat_of: int | None) -> tuple[float | None, int | None]:
-        """After a repeated answer, sample hotter and with a new seed to shake it loose."""
-        if not repeat_of:
+    def _sampling(self, index: int, candidate: int) -> tuple[float | None, int | None]:
+        """(temperature, seed) for one request. One candidate: the run's temperature, the
+        server's seed; after a repeated answer hotter and with a new seed. Several: each its
+        own seed, temperatures spread from the base to HOT so the samples differ."""
+        repeat_of = self.history[-1].repeat_of if self.history else None
+        width = self.options.candidates
+        if width == 1 and not repeat_of:
             return self.options.temperature, None
-        candidates = (self.options.temperature, self.backend.config.temperature)
-        base = next((t for t in candidates if t is not None), DEFAULT_TEMPERATURE)
-        repeats = sum(1 for a in self.history if a.repeat_of)
-        return min(1.0, base + 0.3 * repeats), 1000 + len(self.history)
-
-    def _generate(
-        self, record: IterationRecord, messages: list[dict], repeat_of: int | None
-    ) -> bool:
-        temperature, seed = self._sampling(repeat_of)
-        request = ChatRequest(
-            messages=messages,
-            temperature=temperature,
-            max_tokens=self.options.max_tokens,
-            seed=seed,
+        base = next(
+            (
+                t
+                for t in (self.options.temperature, self.backend.config.temperature)
+                if t is not None
+            ),
+            DEFAULT_TEMPERATURE,
         )
-        watcher = FenceWatcher()
-        t_request = time.perf_counter()
-        stream: Stream | None = None
-        stopped_early = False
+        if repeat_of:
+            base = min(1.0, base + 0.3 * sum(1 for a in self.history if a.repeat_of))
+        if width == 1:
+            return base, 1000 + len(self.history)
+        spread = (max(base, HOT) - base) * (candidate - 1) / (width - 1)
+        return round(base + spread, 3), 1000 * index + candidate
+
+    def _together(self, runs: list[CandidateRun]) -> list:
+        """Run the candidates on threads; Ctrl-C (in this thread) closes every stream."""
+        pool = ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="armloop-candidate")
+        futures: list[Future] = [pool.submit(run.run) for run in runs]
         try:
-            stream = self._stream = self.backend.stream(request)
-            with stream:
-                for delta in stream:
-                    if self.cancel.is_set():
-                        raise Cancelled()
-                    if watcher.feed(delta) and self.options.stop_at_code_end:
-                        stopped_early = True
-                        stream.close()
-                        break
-        except Cancelled:
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+                if any(f.exception() is not None for f in finished):
+                    self.abort()  # one failed for good (Cancelled or a harness bug): stop all
+        except BaseException:
+            self.abort()
             raise
-        except Exception as exc:  # noqa: BLE001 - any failure to stream is this iteration's
-            if self.cancel.is_set():
-                raise Cancelled() from exc
-            self._backend_failed(record, stream, t_request, watcher.text, exc)
-            return False
         finally:
-            self._stream = None
-        if self.cancel.is_set():
-            raise Cancelled()
-        record.reply = watcher.text
-        self.rundir.write_iter_file(record.index, "response.md", record.reply)
-        self._generation_events(record, stream, t_request, stopped_early, request)
-        return True
+            pool.shutdown(wait=True)
+        for future in futures:
+            error = future.exception()
+            if error is not None:
+                raise error
+        return [f.result() for f in futures]
 
-    def _generation_events(
-        self,
-        record: IterationRecord,
-        stream: Stream,
-        t_request: float,
-        stopped_early: bool,
-        request: ChatRequest,
-    ) -> None:
-        t_first = stream.t_first_token
-        t_last = stream.t_last_token or t_first
-        if t_first is None:  # no token at all: the whole wait is time to first token
-            t_first = t_last = time.perf_counter()
-        t_sent = stream.t_sent or t_request  # the first attempt: retries count
-        record.tokens_in = int(stream.tokens_in or 0)
-        record.tokens_out = int(stream.tokens_out or 0)
-        # the backend's own rate, (n - 1) / (last - first): the same figure `armloop backends`
-        record.tokens_per_s = float(stream.tokens_per_s or 0.0)
-        sink = self._sink(record)
-        sink("ttft", max(0.0, t_first - t_sent), True)
-        sink(
-            "generate",
-            max(0.0, (t_last or t_first) - t_first),
-            bool(record.reply),
-            tokens_in=record.tokens_in,
-            tokens_out=record.tokens_out,
-            tokens_per_s=record.tokens_per_s,
-            usage_from_server=stream.usage_from_server,
-            tokens_method=stream.tokens_method,
-            stopped_at_code_end=stopped_early,
-            finish_reason=stream.finish_reason,
-            temperature=request.temperature,
-            seed=request.seed,
-        )
-
-    def _backend_failed(
-        self,
-        record: IterationRecord,
-        stream: Stream | None,
-        t_request: float,
-        partial: str,
-        exc: Exception,
-    ) -> None:
-        """The model server failed: the iteration is a recorded failure, the model not blamed."""
-        now = time.perf_counter()
-        t_first = stream.t_first_token if stream is not None else None
-        reason = exc.problem if isinstance(exc, ArmloopError) else f"{type(exc).__name__}: {exc}"
-        record.error = f"model backend: {reason}"
-        record.reply = partial
-        self.rundir.write_iter_file(record.index, "response.md", partial)
-        sink = self._sink(record)
-        if t_first is None:
-            sink("ttft", now - t_request, False, error=reason)
-        else:
-            sink("ttft", t_first - t_request, True)
-            sink("generate", now - t_first, False, error=reason)
-        record.feedback = ""
-
-    def _timed_extract(self, record: IterationRecord) -> Extraction:
-        t0 = time.perf_counter()
-        extraction = extract_code(record.reply)
-        if not self.options.static_check and extraction.code is not None:
-            extraction = replace(extraction, problems=())
-        if extraction.code is not None:
-            record.code = extraction.code
-            key = normalise_code(extraction.code)
-            record.repeat_of = next(
-                (a.index for a in self.history if a.code and normalise_code(a.code) == key), None
-            )
-        seconds = time.perf_counter() - t0
-        record.extraction_note = extraction.note
-        if record.code is not None:
-            self.rundir.write_iter_file(record.index, "controller.py", record.code)
-        self._sink(record)(
-            "extract",
-            seconds,
-            extraction.ok and not record.repeat_of,
-            blocks=extraction.blocks,
-            problems=list(extraction.problems),
-            repeat_of=record.repeat_of,
-            note=extraction.note,
-        )
-        return extraction
-
-    def _skip_to_feedback(self, record: IterationRecord, extraction: Extraction) -> None:
-        """No simulation for code that failed the static check or repeats an earlier attempt."""
-        t0 = time.perf_counter()
-        if record.repeat_of:
-            earlier = next(a for a in self.history if a.index == record.repeat_of)
-            text = render(
-                "not_run_repeat", same_as=record.repeat_of, feedback=earlier.feedback.strip()
-            )
-        else:
-            problems = "\n".join(f"- {p}" for p in extraction.problems)
-            text = render("not_run_static", problems=problems)
-        record.feedback = text
-        self._sink(record)("feedback", time.perf_counter() - t0, True, chars=len(text))
+    def _write_best(self, record: IterationRecord) -> None:
+        """iter_NNN/response.md and controller.py: the best candidate's (cand_K/ has each)."""
+        best = record.best
+        self.rundir.write_iter_file(record.index, "response.md", best.reply)
+        if best.code is not None:
+            self.rundir.write_iter_file(record.index, "controller.py", best.code)
 
     # -- bookkeeping ----------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ class Attempt:
     code: str | None
     feedback: str
     repeat_of: int | None = None
+    others: tuple[str, ...] = ()  # one line on each other candidate of that iteration
 
 
 @cache
@@ -128,7 +129,11 @@ def build_messages(
     answer = (
         f"```python\n{last.code.rstrip()}\n```" if last.code else last.reply.strip() or "(empty)"
     )
-    follow_up = render("retry", attempt=last.index, feedback=last.feedback.strip() or "(none)")
+    feedback = last.feedback.strip() or "(none)"
+    if last.others:
+        lines = "\n".join(f"- {line}" for line in last.others)
+        feedback += f"\n\nThe other answers to attempt {last.index} failed too:\n{lines}"
+    follow_up = render("retry", attempt=last.index, feedback=feedback)
     messages += [
         {"role": "assistant", "content": answer},
         {"role": "user", "content": follow_up},

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from loop.errors import ArmloopError
-from loop.run.records import IterationRecord, Restored
+from loop.run.records import CandidateRecord, IterationRecord, Restored
 from loop.run.rundir import STAGES, RunDir, read_events
 
 TORN = "interrupted before the iteration finished"
@@ -43,8 +43,25 @@ def _finished(folder: Path) -> IterationRecord | None:
     if not result_file.exists():
         return None
     result = json.loads(result_file.read_text())
+    if "candidates" not in result:
+        return IterationRecord.single(_candidate(result, folder))
+    candidates = []
+    for entry in result["candidates"]:
+        c = _candidate({**entry, "index": result["index"]}, folder / f"cand_{entry['candidate']}")
+        c.candidate = int(entry["candidate"])
+        c.repeat_of_candidate = entry.get("repeat_of_candidate")
+        candidates.append(c)
+    best = next(c for c in candidates if c.candidate == result.get("best_candidate"))
+    best.feedback = result.get("feedback", "")
+    best.evaluation = result.get("evaluation")
+    record = IterationRecord(int(result["index"]), candidates, width=len(candidates))
+    record.wall_s, record.critical = float(result["cycle_s"]), dict(result["stages"])
+    return record
+
+
+def _candidate(result: dict, folder: Path) -> CandidateRecord:
     reply, code = folder / "response.md", folder / "controller.py"
-    return IterationRecord.from_result(
+    return CandidateRecord.from_result(
         result,
         reply.read_text() if reply.exists() else "",
         code.read_text() if code.exists() else None,
@@ -52,15 +69,27 @@ def _finished(folder: Path) -> IterationRecord | None:
 
 
 def _torn(path: Path, done: set[int]) -> IterationRecord | None:
-    stages: dict[int, dict[str, float]] = {}
+    """The iteration in flight when the run stopped, from its events, as a failure."""
+    stages: dict[int, dict[int, dict[str, float]]] = {}
     for event in read_events(path / "events.jsonl"):
         if event["iteration"] not in done and event["stage"] in STAGES:
-            stages.setdefault(event["iteration"], {})[event["stage"]] = event["duration_s"]
+            by_candidate = stages.setdefault(event["iteration"], {})
+            by_candidate.setdefault(int(event.get("candidate", 0)), {})[event["stage"]] = event[
+                "duration_s"
+            ]
     if not stages:
         return None
     index = max(stages)
-    record = IterationRecord(index=index, error=TORN)
-    record.stages.update(stages[index])
+    candidates = []
+    for number, seen in sorted(stages[index].items()):
+        record = CandidateRecord(index=index, candidate=max(number, 1), error=TORN)
+        record.stages.update(seen)
+        candidates.append(record)
+    if list(stages[index]) == [0]:
+        return IterationRecord.single(candidates[0])
+    longest = max(candidates, key=lambda c: c.cycle_s)
+    record = IterationRecord(index, candidates, width=len(candidates))
+    record.critical, record.wall_s = dict(longest.stages), longest.cycle_s
     return record
 
 

@@ -135,8 +135,10 @@ class RunDir:
         return path
 
     def write_iter_file(self, index: int, name: str, text: str) -> None:
+        """iter_NNN/NAME (NAME may name a subfolder: cand_2/response.md), replaced atomically."""
         target = self.iter_dir(index) / name
-        tmp = target.with_name(f".{name}.tmp")
+        target.parent.mkdir(exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
         tmp.write_text(text)
         os.replace(tmp, target)
 

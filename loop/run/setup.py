@@ -28,8 +28,9 @@ from loop.run.loop import Loop, LoopHooks, LoopOptions
 from loop.run.prompting import build_messages
 from loop.run.records import Restored
 from loop.run.rundir import RunDir
+from loop.run.slots import slot_plan
 from loop.sim.evaluator import Evaluator
-from loop.sim.pool import worker_count
+from loop.sim.pool import available_cores
 from loop.task.spec import TaskSpec
 
 Status = Callable[[str], None]
@@ -82,9 +83,11 @@ class RunPlan:
     labels: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
-    def episodes(self) -> int:
-        """Episodes simulated at once (the seeds of one controller version)."""
-        return len(self.options.seeds)
+    def slots(self) -> tuple[int, int]:
+        """(simulators, workers each): one candidate per simulator at a time, one worker per
+        episode run at once, at most one worker per core (loop/run/slots.py)."""
+        o = self.options
+        return slot_plan(o.candidates, len(o.seeds), available_cores())
 
 
 class Run:
@@ -94,20 +97,20 @@ class Run:
         self,
         plan: RunPlan,
         backend: ChatBackend,
-        evaluator: Evaluator,
+        evaluators: list[Evaluator],
         rundir: RunDir,
         setup_s: dict[str, float],
         started: float,
         owns_backend: bool,
     ) -> None:
-        self.plan, self.backend, self.evaluator, self.rundir = plan, backend, evaluator, rundir
+        self.plan, self.backend, self.evaluators, self.rundir = plan, backend, evaluators, rundir
         self.setup_s, self.started, self.owns_backend = setup_s, started, owns_backend
 
     def loop(self, hooks: LoopHooks | None = None, restored: Restored | None = None) -> Loop:
         return Loop(
             self.plan.task,
             self.backend,
-            self.evaluator,
+            self.evaluators,
             self.rundir,
             self.plan.options,
             hooks=hooks,
@@ -118,7 +121,8 @@ class Run:
         )
 
     def close(self) -> None:
-        self.evaluator.close()
+        for evaluator in self.evaluators:
+            evaluator.close()
         if self.owns_backend:
             self.backend.close()
         self.rundir.close()
@@ -142,7 +146,7 @@ def prepare(
     say = status or (lambda text: None)
     started, t0 = time.time(), time.perf_counter()
     rundir = RunDir(plan.out)
-    workers = _Starting(plan.task, worker_count(plan.episodes))
+    workers = _Starting(plan.task, *plan.slots)
     owns = backend is None
     try:
         say("starting the model backend")
@@ -153,8 +157,8 @@ def prepare(
         backend_s = time.perf_counter() - t_backend
         if write_config:
             _write_config(rundir, plan, backend)
-        say(f"starting {workers.count} simulator(s)")
-        evaluator = workers.result()
+        say(f"starting {workers.count * workers.each} sim worker(s)")
+        evaluators = workers.result()
     except BaseException:
         workers.discard()
         if owns and backend is not None:
@@ -167,16 +171,16 @@ def prepare(
         "total": time.perf_counter() - t0,
         **{f"backend_{k}": v for k, v in warm.items()},
     }
-    return Run(plan, backend, evaluator, rundir, setup_s, started, owns)
+    return Run(plan, backend, evaluators, rundir, setup_s, started, owns)
 
 
 class _Starting:
-    """An Evaluator being built on a thread (its workers start while the backend warms)."""
+    """Evaluators being built on a thread (their workers start while the backend warms)."""
 
-    def __init__(self, task: TaskSpec, count: int) -> None:
-        self.count = count
+    def __init__(self, task: TaskSpec, count: int, each: int) -> None:
+        self.count, self.each = count, each
         self.seconds = 0.0
-        self._evaluator: Evaluator | None = None
+        self._evaluators: list[Evaluator] = []
         self._error: BaseException | None = None
         self._thread = threading.Thread(
             target=self._build, args=(task,), name="armloop-sim-start", daemon=True
@@ -186,22 +190,24 @@ class _Starting:
     def _build(self, task: TaskSpec) -> None:
         t0 = time.perf_counter()
         try:
-            self._evaluator = Evaluator(task, workers=self.count)
+            for _ in range(self.count):
+                self._evaluators.append(Evaluator(task, workers=self.each))
         except BaseException as exc:  # noqa: BLE001 - re-raised by result()
             self._error = exc
         self.seconds = time.perf_counter() - t0
 
-    def result(self) -> Evaluator:
+    def result(self) -> list[Evaluator]:
         self._thread.join()
         if self._error is not None:
+            self.discard()
             raise self._error
-        assert self._evaluator is not None
-        return self._evaluator
+        return list(self._evaluators)
 
     def discard(self) -> None:
         self._thread.join()
-        if self._evaluator is not None:
-            self._evaluator.close()
+        for evaluator in self._evaluators:
+            evaluator.close()
+        self._evaluators = []
 
 
 def _write_config(rundir: RunDir, plan: RunPlan, backend: ChatBackend) -> None:
@@ -221,6 +227,7 @@ def _write_config(rundir: RunDir, plan: RunPlan, backend: ChatBackend) -> None:
             "max_tokens": o.max_tokens,
             "temperature": o.temperature,
             "stop_at_code_end": o.stop_at_code_end,
+            "candidates": o.candidates,
             "selection": plan.backend.selection(),
             "backend": backend.describe(),
             **{k: dict(v) for k, v in plan.labels.items()},

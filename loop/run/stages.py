@@ -58,13 +58,14 @@ def evaluate(
     seeds: Sequence[int],
     *,
     filename: str = "controller.py",
-    warm_s: float | None = None,
+    before_load: dict[str, float] | None = None,
     saved_at: float | None = None,
 ) -> Evaluated:
-    """load -> simulate -> score -> feedback. `warm_s`: seconds spent (re)starting the
-    simulator for this load, counted in the load stage; `saved_at`: time.monotonic() of a
+    """load -> simulate -> score -> feedback. `before_load`: seconds spent getting a simulator
+    for this load, by name (`warm_s`: (re)starting it; `queue_s`: waiting for a free one),
+    counted in the load stage and named in its event; `saved_at`: time.monotonic() of a
     watch-mode save, for the save-to-first-step latency."""
-    loaded = load(sink, evaluator, code, filename, warm_s)
+    loaded = load(sink, evaluator, code, filename, before_load or {})
     if not loaded.ok:
         return Evaluated(loaded, None, load_failed(sink, loaded, code))
     records, first_step_s = simulate(sink, evaluator, seeds, saved_at)
@@ -74,12 +75,15 @@ def evaluate(
 
 
 def load(
-    sink: StageSink, evaluator: WarmEvaluator, code: str, filename: str, warm_s: float | None
+    sink: StageSink,
+    evaluator: WarmEvaluator,
+    code: str,
+    filename: str,
+    before: dict[str, float],
 ) -> LoadResult:
     result = evaluator.load(code, filename=filename)
-    seconds = float(result.seconds) + (warm_s or 0.0)
-    extra = {"warm_s": warm_s} if warm_s is not None else {}
-    sink("load", seconds, result.ok, error=result.error, **extra)
+    seconds = float(result.seconds) + sum(before.values())
+    sink("load", seconds, result.ok, error=result.error, **before)
     return result
 
 

@@ -17,7 +17,7 @@ t0 being when the request was read (sleep-paced on an absolute schedule, no drif
 Faults: the first `fail_first` completion calls get `fail_status` (with Retry-After /
 retry-after-ms if given); `stall_after=N` sends N tokens then goes silent (until the client
 hangs up or `stall_s`); `malformed_after=N` sends a broken event after N tokens;
-`cut_after=N` drops the connection after N tokens; `usage=False` never sends usage;
+`cut_after=N` drops the connection after N tokens (`cut_if(request_json)` decides per request); `usage=False` never sends usage;
 `reject_stream_options=True` answers 400 to requests with stream_options;
 `require_key` wants that Bearer token / x-api-key; `tokenizer=True` serves
 /extras/tokenize/count and lists it in /openapi.json (like llama-cpp-python).
@@ -86,6 +86,7 @@ class ScriptedServer:
         stall_s: float = 60.0,
         malformed_after: int | None = None,
         cut_after: int | None = None,
+        cut_if: Callable[[dict], int | None] | None = None,
         usage: bool = True,
         reject_stream_options: bool = False,
         require_key: str | None = None,
@@ -111,6 +112,7 @@ class ScriptedServer:
         self.stall_s = stall_s
         self.malformed_after = malformed_after
         self.cut_after = cut_after
+        self.cut_if = cut_if  # per request: the token index to drop the connection at, or None
         self.usage = usage
         self.reject_stream_options = reject_stream_options
         self.require_key = require_key
@@ -283,13 +285,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, index: int, tokens: list[str], t0: float, emit, finish: str, body: dict):
         s = self.scripted
+        cut = s.cut_if(body) if s.cut_if else s.cut_after
         self._event(emit.start())
         for i, token in enumerate(tokens):
             if i == s.stall_after:
                 self._stall()
             if i == s.malformed_after:
                 self._chunk(b'data: {"choices": [{"delta": {"content": "oops"\n\n')
-            if i == s.cut_after:
+            if i == cut:
                 self._cut()
             if i in s.inject:
                 self._chunk(s.inject[i])

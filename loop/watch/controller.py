@@ -122,7 +122,7 @@ class ControllerRunner:
             save.text,
             self.seeds,
             filename=save.path.name,
-            warm_s=warm_s,
+            before_load={} if warm_s is None else {"warm_s": warm_s},
             saved_at=save.saved_at,
         )
         return self._outcome(result, done, save, warm_s)

@@ -147,7 +147,7 @@ class SpecRunner:
         last = loop.records[-1] if loop.records else None
         result.iterations = len(loop.records)
         result.success = bool(summary["success"])
-        result.score = last.score if last is not None and last.evaluation else None
+        result.score = last.score if last is not None and last.best.ran else None
         if loop.first_step_at is not None:
             result.latency_s = loop.first_step_at - save.saved_at
         if loop.stopped_reason == "cancelled":

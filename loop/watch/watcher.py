@@ -55,6 +55,7 @@ class WatchOptions:
     quiet_s: float = 0.05  # debounce: a file must be quiet this long before it is handled
     gui: bool = False
     prewarm: bool = True  # start simulators for the NAME.py files already in the folder
+    candidates: int = 1  # a saved spec's loop: answers sampled at once per iteration
 
 
 class Watcher:
@@ -168,7 +169,7 @@ class Watcher:
             )
         return SpecRunner(
             self.out,
-            LoopOptions(max_iters=o.max_iters, seeds=o.seeds),
+            LoopOptions(max_iters=o.max_iters, seeds=o.seeds, candidates=o.candidates),
             self.choice,
             self._shared_backend,
             self.events,
