@@ -233,3 +233,31 @@ def test_bench_embedded_model_against_a_paced_server(tmp_path: Path) -> None:
     assert 0 < local["generation_share"] < 1
     assert local["projection"]["cycle_s"] < local["cycle_s_median"]
     assert data["backends"]["paced"]["success_rate"] == 1.0
+
+
+def test_a_candidates_sweep_compares_widths_and_projects_each(tmp_path: Path) -> None:
+    """`--candidates 1,3`: each width an arm with the same seeds, per-candidate rows, the
+    speed-or-width answer and its plot."""
+    with paced({"paced": 400}, broken_then_working, delay=0.2) as servers:
+        config = profiles(tmp_path / "armloop.toml", servers, priced=False)
+        out = tmp_path / "bench"
+        data = bench_command(
+            "paced", "reach", trials=1, max_iters=3, seeds=1, config=config, out=out,
+            candidates="1,3",
+        )  # fmt: skip
+    check_outputs(out, ["paced", "paced-x3"], ["reach"], trials=1)
+    seeds = [
+        json.loads((out / "runs" / arm / "reach" / "trial_1" / "summary.json").read_text())
+        for arm in ("paced", "paced-x3")
+    ]
+    assert seeds[0]["seeds"] == seeds[1]["seeds"] and seeds[1]["candidates"] == 3
+    arms = data["width"]["paced"]["arms"]
+    assert set(arms) == {"1", "3"} and arms["3"]["candidates"] == 3
+    for arm in arms.values():
+        assert 0 < arm["candidate_success_rate"] <= 1
+        assert set(arm["projected"]) == {"1", "15"}
+    assert "pays more" in data["width"]["paced"]["says"] or data["width"]["paced"]["best"]
+    rows = list(csv.DictReader((out / "candidates.csv").open()))
+    assert {r["candidate"] for r in rows if r["backend"] == "paced-x3"} == {"1", "2", "3"}
+    assert (out / "time_to_success_vs_candidates.png").read_bytes()[:4] == b"\x89PNG"
+    assert "## Speed or width" in (out / "report.md").read_text()

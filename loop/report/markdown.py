@@ -97,5 +97,51 @@ def render_markdown(data: Mapping[str, Any], plots: Sequence[str]) -> str:
         for task, t in b["tasks"].items()
     ]
     lines += _table(SUMMARY_HEAD, rows)
+    lines += width_section(data.get("width") or {}, k)
     lines += ["## Figures", ""] + [f"![{p}]({p})" for p in plots] + [""]
     return "\n".join(lines)
+
+
+WIDTH_HEAD = (
+    "backend",
+    "candidates",
+    "p (candidate)",
+    "q (iteration)",
+    "cycle (mean)",
+    "TTS measured (mean)",
+    "TTS projected 1x",
+    "TTS projected Kx",
+)
+
+
+def width_section(width: Mapping[str, Any], k: float) -> list[str]:
+    """Speed or width: each backend's widths, projected at 1x and Kx generation."""
+    if not any(len(b["arms"]) > 1 or "1" not in b["arms"] for b in width.values()):
+        return []
+    head = [*WIDTH_HEAD[:-1], f"TTS projected {k:g}x"]
+    rows = []
+    for name, b in width.items():
+        for n, arm in b["arms"].items():
+            proj = arm["projected"]
+            rows.append(
+                [
+                    name,
+                    n,
+                    _pct(arm.get("candidate_success_rate")),
+                    _pct(arm.get("iteration_success_rate")),
+                    _s(arm.get("cycle_s_mean")),
+                    _s(arm.get("time_to_success_s_mean")),
+                    _s(proj.get("1", {}).get("time_to_success_s")),
+                    _s(proj.get(f"{k:g}", {}).get("time_to_success_s")),
+                ]
+            )
+    lines = ["## Speed or width", ""]
+    lines += [
+        "p: share of candidates that succeeded; q = 1 - (1 - p)^N; projected time to success "
+        "= E[iterations | success within max_iters] x the cycle with generation K times "
+        "faster (loop/report/width.py).",
+        "",
+    ]
+    lines += _table(head, rows)
+    lines += [f"- {name}: {b['says']}" for name, b in width.items()] + [""]
+    return lines

@@ -19,6 +19,7 @@ FILES = {
     "stages": "stages.png",
     "time_to_success": "time_to_success.png",
     "share_vs_tps": "share_vs_tokens_per_s.png",
+    "width": "time_to_success_vs_candidates.png",
 }
 
 
@@ -30,6 +31,9 @@ def write_plots(out: Path, results: Mapping[str, Any], trials: Sequence[Trial]) 
         time_to_success(out / FILES["time_to_success"], list(backends), trials),
         share_vs_tps(out / FILES["share_vs_tps"], backends),
     ]
+    width = results.get("width") or {}
+    if any(len(b["arms"]) > 1 for b in width.values()):
+        paths.append(width_plot(out / FILES["width"], width, results.get("speedup") or 15.0))
     return paths
 
 
@@ -116,4 +120,25 @@ def share_vs_tps(path: Path, backends: Mapping[str, Any]) -> Path:
     ax.set_xlabel("median tokens/s (log)")
     ax.set_ylabel("generation share of the cycle")
     ax.set_title("Generation share against model speed (hollow: projected)")
+    return _save(fig, path)
+
+
+def width_plot(path: Path, width: Mapping[str, Any], speedup: float) -> Path:
+    """Projected time to success against candidates per iteration, at 1x and Kx generation;
+    measured means as dots."""
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    for name, b in width.items():
+        ns = sorted(int(n) for n in b["arms"])
+        for k, style in ((1.0, "-"), (speedup, "--")):
+            ys = [b["arms"][str(n)]["projected"].get(f"{k:g}", {}).get("time_to_success_s")
+                  for n in ns]  # fmt: skip
+            ax.plot(ns, [y if y is not None else float("nan") for y in ys], style, marker="o",
+                    label=f"{name}, generation {k:g}x (projected)")  # fmt: skip
+        measured = [b["arms"][str(n)].get("time_to_success_s_mean") for n in ns]
+        dots = [m if m is not None else float("nan") for m in measured]
+        ax.scatter(ns, dots, color="black", zorder=3, s=18, label=f"{name}, measured mean")
+    ax.set_xlabel("candidates per iteration (N)")
+    ax.set_ylabel("time to success (s)")
+    ax.set_title("Speed or width: time to a working controller")
+    ax.legend(fontsize=7)
     return _save(fig, path)

@@ -49,10 +49,13 @@ def load_trial(path: Path, ordinal: int) -> Trial:
         summary = json.loads((path / "summary.json").read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise ArmloopError(f"cannot read {path / 'summary.json'}: {exc}", "re-run it") from exc
-    backend = _config(path).get("backend", {})
+    config = _config(path)
+    backend = config.get("backend", {})
     options = backend.get("options", {}) if isinstance(backend, dict) else {}
     bench = summary.get("bench", {})
-    name = bench.get("backend") or backend.get("name") or summary.get("backend") or "?"
+    base = bench.get("backend_name") or backend.get("name") or summary.get("backend") or "?"
+    width = int(summary.get("candidates", 1) or 1)
+    name = bench.get("backend") or (base if width == 1 else f"{base}-x{width}")
     match = _TRIAL_DIR.search(path.name)
     trial = bench.get("trial") or (int(match.group(1)) if match else ordinal)
     return Trial(
@@ -64,6 +67,7 @@ def load_trial(path: Path, ordinal: int) -> Trial:
         price_in_per_mtok=options.get("price_in_per_mtok"),
         price_out_per_mtok=options.get("price_out_per_mtok"),
         path=str(path),
+        extra={"backend_name": str(base), "width": width, "max_iters": config.get("max_iters")},
     )
 
 

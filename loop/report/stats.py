@@ -240,3 +240,48 @@ def iteration_rows(trials: Sequence[Trial], speedup: float) -> list[dict[str, An
                 }
             )
     return rows
+
+
+# -- candidates.csv ----------------------------------------------------------------------
+
+CANDIDATE_COLUMNS = (
+    "backend",
+    "task",
+    "trial",
+    "index",
+    "candidate",
+    *(f"{s}_s" for s in STAGES),
+    "cycle_s",
+    "tokens_out",
+    "tokens_per_s",
+    "temperature",
+    "success",
+    "score",
+    "error",
+)
+
+
+def candidate_rows(trials: Sequence[Trial]) -> list[dict[str, Any]]:
+    """One row per candidate (one candidate per iteration when a run had width 1)."""
+    rows = []
+    for t in trials:
+        for it in t.iterations:
+            for c in it.get("candidates") or [{**it, "candidate": 1}]:
+                rows.append(
+                    {
+                        "backend": t.backend,
+                        "task": t.task,
+                        "trial": t.trial,
+                        "index": it.get("index"),
+                        "candidate": c.get("candidate", 1),
+                        **{f"{s}_s": stage(c, s) for s in STAGES},
+                        "cycle_s": c.get("cycle_s"),
+                        "tokens_out": c.get("tokens_out", 0),
+                        "tokens_per_s": c.get("tokens_per_s", 0.0),
+                        "temperature": c.get("temperature"),
+                        "success": bool(c.get("success")),
+                        "score": c.get("score"),
+                        "error": c.get("error") or "",
+                    }
+                )
+    return rows

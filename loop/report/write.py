@@ -1,4 +1,5 @@
-"""Writing a report: results.json, iterations.csv, report.md and the figures into one folder."""
+"""Writing a report: results.json, iterations.csv, candidates.csv, report.md and the figures
+into one folder."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from typing import Any
 
 from loop.report.markdown import render_markdown
 from loop.report.plots import write_plots
-from loop.report.stats import CSV_COLUMNS, Trial, iteration_rows, results
+from loop.report.stats import (
+    CANDIDATE_COLUMNS,
+    CSV_COLUMNS,
+    Trial,
+    candidate_rows,
+    iteration_rows,
+    results,
+)
+from loop.report.width import width_answer
 from loop.run.rundir import write_json
 
 
@@ -18,16 +27,19 @@ def write_outputs(
 ) -> dict[str, Any]:
     """results.json, iterations.csv, report.md and the PNGs into `out`; returns the results."""
     out.mkdir(parents=True, exist_ok=True)
-    data = {**(meta or {}), **results(trials, speedup)}
+    data = {**(meta or {}), **results(trials, speedup), "width": width_answer(trials, speedup)}
     write_json(out / "results.json", data)
     write_csv(out / "iterations.csv", iteration_rows(trials, speedup))
+    write_csv(out / "candidates.csv", candidate_rows(trials), CANDIDATE_COLUMNS)
     plots = write_plots(out, data, trials)
     (out / "report.md").write_text(render_markdown(data, [p.name for p in plots]))
     return data
 
 
-def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+def write_csv(
+    path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] = CSV_COLUMNS
+) -> None:
     with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+        writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)

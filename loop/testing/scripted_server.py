@@ -17,7 +17,8 @@ t0 being when the request was read (sleep-paced on an absolute schedule, no drif
 Faults: the first `fail_first` completion calls get `fail_status` (with Retry-After /
 retry-after-ms if given); `stall_after=N` sends N tokens then goes silent (until the client
 hangs up or `stall_s`); `malformed_after=N` sends a broken event after N tokens;
-`cut_after=N` drops the connection after N tokens (`cut_if(request_json)` decides per request); `usage=False` never sends usage;
+`cut_after=N` drops the connection after N tokens (`cut_if(request_json)` decides per
+request); `usage=False` never sends usage;
 `reject_stream_options=True` answers 400 to requests with stream_options;
 `require_key` wants that Bearer token / x-api-key; `tokenizer=True` serves
 /extras/tokenize/count and lists it in /openapi.json (like llama-cpp-python).
