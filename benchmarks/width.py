@@ -5,7 +5,8 @@
 Part 1, overlap: one paced scripted server (0.5 s to the first token, 200 tokens/s, a
 working reach controller, distinct per request), 1 candidate against 3, through `armloop
 bench`: the iteration cycle of 3 candidates against 1 candidate's (target: at most 1.5x), and
-the harness overhead per candidate (prompt + extract + load + score + feedback; target: 20 ms median).
+the harness overhead per candidate (prompt + extract + load + score + feedback; target: 20 ms
+median).
 
 Part 2, does the (K, N) projection hold? A paced server whose replies succeed with a known
 probability P (a seeded random draw per request; failing replies are distinct too-slow
