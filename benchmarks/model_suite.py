@@ -9,7 +9,7 @@ backend's default temperature): without them a server with a fixed default seed 
 every trial's first prompt identically.
 Per task: success rate within --max-iters iterations, median iterations and loop time to
 success (successful trials), generation share ((ttft + generate) / cycle over all
-iterations). Writes bench/results/model_suite_LABEL.json and prints a table of the saved
+iterations). Writes benchmarks/results/model_suite_LABEL.json and prints a table of the saved
 results named by --labels (the README's runs by default) next to this one. Slow: a
 generation of the 1.5B model takes 10-60 s on two cores.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any
 
 from loop import ROOT
 
-RESULTS = ROOT / "bench" / "results"
+RESULTS = ROOT / "benchmarks" / "results"
 SEEDS_PER_TRIAL = 3
 
 
@@ -41,6 +42,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--base-url", default=None)
     p.add_argument(
         "--temperature", type=float, default=None, help="sampling temperature (default: the loop's)"
+    )
+    p.add_argument("--candidates", type=int, default=1, help="answers sampled per iteration")
+    p.add_argument(
+        "--budget-s",
+        type=float,
+        default=None,
+        help="loop time per trial after which no new iteration starts (the same wall-clock "
+        "budget for every width)",
     )
     p.add_argument("--runs", type=Path, default=None, help="where run directories go")
     p.add_argument("--table-only", action="store_true", help="print the saved results only")
@@ -73,17 +82,23 @@ def trial_seeds(trial: int) -> tuple[int, ...]:
 
 
 class SeededBackend:
-    """The backend with a sampling seed on every request that has none (the loop sets its
-    own seed after a repeated answer)."""
+    """The backend with a sampling seed of this trial's on every request: a request without
+    one (one candidate) gets the next of the trial's seeds; one with the loop's own seed (after
+    a repeat, or candidate c of iteration i: 1000 i + c) gets it shifted into the trial's
+    range, so trials never share sampling seeds."""
 
     def __init__(self, backend: Any, base_seed: int) -> None:
         self.backend = backend
-        self.next_seed = base_seed
+        self.base_seed = self.next_seed = base_seed
+        self.lock = threading.Lock()
 
     def stream(self, request: Any) -> Any:
-        if request.seed is None:
-            request = replace(request, seed=self.next_seed)
-            self.next_seed += 1
+        with self.lock:
+            if request.seed is None:
+                request = replace(request, seed=self.next_seed)
+                self.next_seed += 1
+            else:
+                request = replace(request, seed=1000 * self.base_seed + request.seed)
         return self.backend.stream(request)
 
     def __getattr__(self, name: str) -> Any:
@@ -99,7 +114,11 @@ def run_task(task_name: str, backend: Any, args: argparse.Namespace, runs: Path)
     trials = []
     for k in range(args.trials):
         options = LoopOptions(
-            max_iters=args.max_iters, seeds=trial_seeds(k), temperature=args.temperature
+            max_iters=args.max_iters,
+            seeds=trial_seeds(k),
+            temperature=args.temperature,
+            candidates=args.candidates,
+            budget_s=args.budget_s,
         )
         out = runs / f"{task_name}-{k:02d}"
         plan = RunPlan(task, BackendChoice(args.backend), options, out)
@@ -175,6 +194,8 @@ def run(args: argparse.Namespace) -> dict:
             "trials": args.trials,
             "max_iters": args.max_iters,
             "temperature": args.temperature,
+            "candidates": args.candidates,
+            "budget_s": args.budget_s,
             "seeds_per_trial": SEEDS_PER_TRIAL,
             "backend": describe.get("name") or describe.get("kind"),
             "model": describe.get("model"),

@@ -9,7 +9,7 @@ today's feedback, and the retry prompt the loop would send (system, task, the at
 assistant's turn, the feedback) is sampled --samples times per temperature. Each reply is
 counted as a repeat (same code as the failed attempt, comments and formatting ignored), a
 success on the trial's seeds, or a failure. Prints a table; writes
-bench/results/retry_repeats.json.
+benchmarks/results/retry_repeats.json.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 from loop import ROOT
 
-RESULTS = ROOT / "bench" / "results"
+RESULTS = ROOT / "benchmarks" / "results"
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

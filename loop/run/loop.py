@@ -46,6 +46,8 @@ class LoopOptions:
     # the sandbox, not the static check, is what keeps generated code contained)
     static_check: bool = True
     candidates: int = 1  # answers sampled at once per iteration
+    # loop time (the cycles) after which no new iteration starts; None: --max-iters only
+    budget_s: float | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.candidates <= MAX_CANDIDATES:
@@ -119,6 +121,10 @@ class Loop:
         index = self.first_index
         try:
             while index <= self.options.max_iters:
+                budget = self.options.budget_s
+                if budget is not None and sum(r.cycle_s for r in self.records) >= budget:
+                    self.stopped_reason = f"no success within the budget of {budget:g} s"
+                    break
                 record = self.iterate(index)
                 self._finish_iteration(record)
                 if record.success:

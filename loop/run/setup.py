@@ -190,8 +190,9 @@ class _Starting:
     def _build(self, task: TaskSpec) -> None:
         t0 = time.perf_counter()
         try:
-            for _ in range(self.count):
-                self._evaluators.append(Evaluator(task, workers=self.each))
+            for slot in range(self.count):  # slot k's workers start on core k * each
+                evaluator = Evaluator(task, workers=self.each, first_core=slot * self.each)
+                self._evaluators.append(evaluator)
         except BaseException as exc:  # noqa: BLE001 - re-raised by result()
             self._error = exc
         self.seconds = time.perf_counter() - t0

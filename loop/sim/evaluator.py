@@ -37,10 +37,11 @@ class Evaluator:
         gui: bool = False,
         host: str = "auto",
         limits: Limits = Limits(),
+        first_core: int = 0,
     ) -> None:
         self.task = task
         n = 1 if gui else (workers or worker_count(1 << 10))
-        self.pool = SimPool(task, n, gui=gui, host=host, limits=limits)
+        self.pool = SimPool(task, n, gui=gui, host=host, limits=limits, first_core=first_core)
         self.load_error: dict[str, str] | None = {"kind": "load", "message": "no controller loaded"}
 
     @property

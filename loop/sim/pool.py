@@ -149,8 +149,10 @@ class SimPool:
         gui: bool = False,
         host: str = "auto",
         limits: Limits = Limits(),
+        first_core: int = 0,
     ) -> None:
         self.task, self.gui, self.host, self.limits = task, gui, host, limits
+        self.first_core = first_core  # several pools side by side take turns on the cores
         self.code: tuple[str, str] | None = None
         self.deadline_s: float | None = None  # override of episode_deadline_s
         self.workers = [self._new(i) for i in range(workers)]
@@ -158,7 +160,9 @@ class SimPool:
             w.wait_ready()
 
     def _new(self, index: int) -> Worker:
-        return Worker(self.task, self.gui, self.host, self.limits, core_for(index))
+        return Worker(
+            self.task, self.gui, self.host, self.limits, core_for(self.first_core + index)
+        )
 
     @property
     def episode_deadline_s(self) -> float:
