@@ -187,6 +187,20 @@ def _gone(pid: int) -> bool:
         return True
 
 
+def test_a_saved_spec_runs_with_several_candidates(folder: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    with ScriptedServer(f"```python\n{REFERENCE}```\n", tokens_per_s=2000) as srv:
+        choice = BackendChoice(name="openai", model="scripted", base_url=srv.url)
+        options = WatchOptions(seeds=(0,), max_iters=1, candidates=2)
+        with Watcher(folder, out, choice, options=options) as watcher:
+            save_by_rename(folder / "reach.toml", SPEC)
+            (handled,) = watcher.wait_handled(1, WAIT_S)
+    assert handled.outcome == "success", handled
+    summary = json.loads((out / handled.run / "summary.json").read_text())
+    assert summary["candidates"] == 2 and len(summary["iterations"][0]["candidates"]) == 2
+    assert {e.get("candidate") for e in events(out) if e["stage"] == "generate"} == {1, 2}
+
+
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 @pytest.mark.xfail(
     strict=False,
