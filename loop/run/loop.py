@@ -25,6 +25,7 @@ from loop.run.stages import WarmEvaluator
 from loop.task.spec import TaskSpec
 
 StageHook = Callable[[int, str, dict[str, Any]], None]
+IterationHook = Callable[["Loop", IterationRecord], None]
 
 
 class Cancelled(Exception):
@@ -46,10 +47,12 @@ class LoopOptions:
 
 @dataclass(frozen=True)
 class LoopHooks:
-    """Who hears about the loop: each finished stage, and a flag that stops it."""
+    """Who hears about the loop: each finished stage, each written iteration (outside every
+    stage: `armloop run --video` renders its clip there), and a flag that stops it."""
 
     on_stage: StageHook | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    after_iteration: IterationHook | None = None
 
 
 class Loop:
@@ -108,6 +111,8 @@ class Loop:
             while index <= self.options.max_iters:
                 record = self.iterate(index)
                 self._finish_iteration(record)
+                if self.hooks.after_iteration:
+                    self.hooks.after_iteration(self, record)
                 if record.success:
                     self.stopped_reason = "success"
                     break
@@ -138,7 +143,12 @@ class Loop:
             return record
         assert record.code is not None
         done = stages.evaluate(
-            self._sink(record), self.task, self.evaluator, record.code, self.options.seeds
+            self._sink(record),
+            self.task,
+            self.evaluator,
+            record.code,
+            self.options.seeds,
+            record_to=self.rundir.rollouts_path(record.index),
         )
         record.feedback = done.feedback
         if self.first_step_at is None:
