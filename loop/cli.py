@@ -177,6 +177,29 @@ def report_cmd(
     report_command(run_dirs, out=out, speedup=speedup)
 
 
+@app.command("replay")
+@friendly
+def replay_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="run directory (or a rollouts.npz)")],
+    iteration: Annotated[
+        int | None, typer.Option("--iter", min=1, help="iteration (default: the last recorded)")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="seed (default: the worst)")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help=".mp4, .gif or .webp (default: beside the npz)")
+    ] = None,
+    size: Annotated[str, typer.Option("--size", help="WIDTHxHEIGHT")] = "640x480",
+    fps: Annotated[
+        float | None, typer.Option("--fps", help="frames/s (default: the recording's, <= 30)")
+    ] = None,
+    gui: Annotated[bool, typer.Option("--gui", help="play it in PyBullet's window")] = False,
+) -> None:
+    """A recorded rollout replayed (kinematically) to video."""
+    from loop.commands.replay import replay_command
+
+    replay_command(run_dir, iteration=iteration, seed=seed, out=out, size=size, fps=fps, gui=gui)
+
+
 @app.command("backends")
 @friendly
 def backends_cmd(
