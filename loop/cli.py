@@ -79,11 +79,15 @@ def eval_cmd(
     seeds: Annotated[int, typer.Option("--seeds", "-n", min=1, help="number of seeds")] = 5,
     gui: Annotated[bool, typer.Option("--gui", help="show the PyBullet window")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    record: Annotated[
+        Path | None,
+        typer.Option("--record", help="save the episodes as a rollouts.npz (armloop replay)"),
+    ] = None,
 ) -> int:
     """Run a given controller on a task: score, metrics and feedback."""
     from loop.commands.eval import eval_command
 
-    return eval_command(task, controller, seeds=seeds, gui=gui, as_json=json_out)
+    return eval_command(task, controller, seeds=seeds, gui=gui, as_json=json_out, record=record)
 
 
 @app.command("run")
@@ -100,13 +104,16 @@ def run_cmd(
     resume: Annotated[
         Path | None, typer.Option("--resume", help="continue an interrupted run directory")
     ] = None,
+    video: Annotated[
+        bool, typer.Option("--video", help="a clip of each iteration's worst seed")
+    ] = False,
 ) -> int:
     """The generate -> load -> simulate -> score -> feedback loop."""
     from loop.commands.run import run_command
 
     choice = _choice(backend, model, base_url, config)
     return run_command(
-        task, choice=choice, max_iters=max_iters, seeds=seeds, out=out, resume=resume
+        task, choice=choice, max_iters=max_iters, seeds=seeds, out=out, resume=resume, video=video
     )
 
 
@@ -121,12 +128,15 @@ def watch_cmd(
     out: Annotated[Path | None, typer.Option("--out", help="where events go")] = None,
     max_iters: Annotated[int, typer.Option("--max-iters", min=1)] = 3,
     seeds: Annotated[int, typer.Option("--seeds", "-n", min=1)] = 3,
+    video: Annotated[
+        bool, typer.Option("--video", help="a clip of each saved controller and iteration")
+    ] = False,
 ) -> None:
     """Live mode: a saved spec runs the loop, a saved controller hot-reloads into the sim."""
     from loop.commands.watch import watch_command
 
     choice = _choice(backend, model, base_url, config)
-    watch_command(directory, choice=choice, out=out, max_iters=max_iters, seeds=seeds)
+    watch_command(directory, choice=choice, out=out, max_iters=max_iters, seeds=seeds, video=video)
 
 
 @app.command("bench")

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from loop.errors import ArmloopError
-from loop.replay.clip import SIZE, Clip, render_clip
+from loop.replay.clip import SIZE, Clip, clip_path, render_clip
 from loop.replay.source import Choice, choose
 
 console = Console(highlight=False, soft_wrap=True)
@@ -23,11 +23,6 @@ def parse_size(text: str) -> tuple[int, int]:
     if not (16 <= width <= 3840 and 16 <= height <= 2160):
         raise ArmloopError(f"--size {text}: out of range", "give 16x16 to 3840x2160")
     return width, height
-
-
-def clip_path(choice: Choice, suffix: str = ".mp4") -> Path:
-    """Where a clip goes by default: beside its rollouts.npz, named for the seed."""
-    return choice.rollouts.path.parent / f"rollout_seed{choice.seed}{suffix}"
 
 
 def describe(choice: Choice) -> str:

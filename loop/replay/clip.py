@@ -43,6 +43,11 @@ class Clip:
         return len(self.ticks)
 
 
+def clip_path(choice: Choice, suffix: str = ".mp4") -> Path:
+    """Where a clip goes by default: beside its rollouts.npz, named for the seed."""
+    return choice.rollouts.path.parent / f"rollout_seed{choice.seed}{suffix}"
+
+
 def default_fps(rate: float, suffix: str = ".mp4") -> float:
     cap = GIF_FPS if suffix == ".gif" else MAX_FPS
     return min(rate, cap)

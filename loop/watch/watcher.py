@@ -55,6 +55,7 @@ class WatchOptions:
     quiet_s: float = 0.05  # debounce: a file must be quiet this long before it is handled
     gui: bool = False
     prewarm: bool = True  # start simulators for the NAME.py files already in the folder
+    video: bool = False  # a clip of every run: each saved controller, each loop iteration
 
 
 class Watcher:
@@ -165,6 +166,8 @@ class Watcher:
                 self._report,
                 self._status,
                 stopping=self._stopping,
+                saves=self.out / "saves",
+                video=o.video,
             )
         return SpecRunner(
             self.out,
@@ -174,6 +177,7 @@ class Watcher:
             self.events,
             self._report,
             self._status,
+            video=o.video,
         )
 
     def _prewarm(self) -> None:
