@@ -46,9 +46,9 @@ def friendly(command: F) -> F:
         try:
             code = command(*args, **kwargs)
         except ArmloopError as exc:
-            err.print(f"[bold red]error:[/] {exc.problem}", highlight=False)
+            err.print(f"[bold red]error:[/] {exc.problem}", highlight=False, soft_wrap=True)
             if exc.fix:
-                err.print(f"  [bold]fix:[/] {exc.fix}", highlight=False)
+                err.print(f"  [bold]fix:[/] {exc.fix}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
         if code:
             raise typer.Exit(code=code)
@@ -180,11 +180,14 @@ def report_cmd(
     run_dirs: Annotated[list[Path], typer.Argument(help="run directories")],
     out: Annotated[Path | None, typer.Option("--out")] = None,
     speedup: Annotated[float, typer.Option("--speedup")] = 15.0,
+    videos: Annotated[
+        bool, typer.Option("--videos/--no-videos", help="render each iteration's clip")
+    ] = True,
 ) -> None:
-    """Tables and plots from earlier runs."""
+    """Tables, plots and report.html from earlier runs."""
     from loop.commands.report import report_command
 
-    report_command(run_dirs, out=out, speedup=speedup)
+    report_command(run_dirs, out=out, speedup=speedup, videos=videos)
 
 
 @app.command("replay")
