@@ -19,6 +19,7 @@ BENCHES = {
     "harness": "harness overhead per iteration vs the 20 ms target",
     "watch": "save-to-first-simulated-step latency in watch mode",
     "projection": "measured vs projected cycle for two paced servers",
+    "replay": "recording overhead on the simulate stage, rollouts.npz size, rendering frames/s",
     "backends": "SSE decoder MB/s; embedded model: time to first token and tokens/s, cold "
     "and cached prompt",
 }
