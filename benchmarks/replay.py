@@ -4,7 +4,8 @@ iteration's rollouts.npz is, and how fast `armloop replay` renders.
 .venv/bin/python -m benchmarks.replay
 
 - recording extras: the finger joints and observed target points the sim worker keeps for a
-  redraw, per episode in process (reference reach controller), rounds interleaved, medians;
+  redraw, timed per control tick on the recorder itself (too small to see in an episode's
+  run-to-run noise), against a reference reach episode's wall time;
 - writing rollouts.npz inside the simulate stage: the real stage (warm sandboxed workers, 3
   seeds) with and without the write, interleaved, medians;
 - the file's size per iteration (3 seeds) for each task's reference controller;
@@ -19,16 +20,19 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from loop import TASKS_DIR
 from loop.replay.clip import frames, plan, render_clip
 from loop.replay.scene import Scene
 from loop.replay.source import choose
 from loop.run import stages
 from loop.sandbox.host import Limits
-from loop.sim.episode import Recorder, run_episode
+from loop.sim.episode import Recorder, observe, run_episode
 from loop.sim.evaluator import Evaluator
 from loop.sim.hosts import make_host
 from loop.sim.kinds import get_kind
+from loop.sim.record import MARK_KEYS
 from loop.sim.rollouts import save_rollouts
 from loop.sim.world import World
 from loop.task.catalog import load_task
@@ -52,33 +56,50 @@ def reference(task: str) -> str:
     return (TASKS_DIR / "reference" / f"{task}.py").read_text()
 
 
-def extras_per_episode(rounds: int = 21) -> tuple[float, float]:
-    """Median episode wall time (s) with and without the extras, in process."""
+def extras_per_tick(ticks: int = 20000, rounds: int = 5) -> tuple[float, float, float]:
+    """Seconds per control tick to sample the record with and without the extras (the
+    recorder alone, on a real world and its observation), and a reference reach episode's
+    median wall time in process, for scale."""
     task = load_task("reach")
     world = World(robot_spec("panda"), robot_info("panda", task.control_dt))
     kind = get_kind(task.kind)(task)
     kind.build(world)
     world.save()
+    world.restore()
+    kind.reset(world, np.random.default_rng(0))
+    obs = observe(world, kind, 0.0)
+    marks = tuple(k for k in MARK_KEYS if np.shape(obs.get(k)) == (3,))
+    times: dict[str, list[float]] = {"with": [], "without": []}
+    for k in range(rounds):
+        for label, cls in (("with", Recorder), ("without", Bare))[:: 1 - 2 * (k % 2)]:
+            rec = cls(world, ticks, marks)
+            t0 = time.perf_counter()
+            for _ in range(ticks):
+                rec.sample(obs)
+            times[label].append((time.perf_counter() - t0) / ticks)
     host = make_host("inprocess", Limits())
     host.load(reference("reach"), "controller.py", {"name": "panda", "control_dt": task.control_dt})
-    times: dict[str, list[float]] = {"with": [], "without": []}
+    episodes = []
     try:
-        for k in range(rounds):
-            for label, recorder in (("with", Recorder), ("without", Bare))[:: 1 - 2 * (k % 2)]:
-                t0 = time.perf_counter()
-                run_episode(world, kind, host, task, k % 3, recorder=recorder)
-                times[label].append(time.perf_counter() - t0)
+        for seed in range(7):
+            t0 = time.perf_counter()
+            run_episode(world, kind, host, task, seed)
+            episodes.append(time.perf_counter() - t0)
     finally:
         host.close()
         world.close()
-    return statistics.median(times["with"]), statistics.median(times["without"])
+    return min(times["with"]), min(times["without"]), statistics.median(episodes)
 
 
-def write_in_stage(rounds: int = 12) -> tuple[float, float, float]:
-    """Median simulate stage (s) with and without writing rollouts.npz, and the write alone."""
+def write_in_stage(rounds: int = 16) -> tuple[float, float, float]:
+    """The simulate stage (s) without writing rollouts.npz (median), the median of the paired
+    differences with - without (each round runs both, in alternating order, so the machine's
+    drift cancels), and the write alone (median)."""
     task = load_task("reach")
     out = Path(tempfile.mkdtemp(prefix="armloop-bench-")) / "rollouts.npz"
-    times: dict[str, list[float]] = {"with": [], "without": [], "write": []}
+    without: list[float] = []
+    diffs: list[float] = []
+    writes: list[float] = []
 
     def sink(stage, seconds, ok, **extra):
         sink.last = (seconds, extra)
@@ -87,18 +108,15 @@ def write_in_stage(rounds: int = 12) -> tuple[float, float, float]:
         ev.load(reference("reach"))
         stages.simulate(sink, ev, SEEDS, None)  # warm
         for k in range(rounds):
+            got: dict[str, float] = {}
             for label in ("with", "without")[:: 1 - 2 * (k % 2)]:
-                target = out if label == "with" else None
-                stages.simulate(sink, ev, SEEDS, None, task, target)
-                seconds, extra = sink.last
-                times[label].append(seconds)
+                stages.simulate(sink, ev, SEEDS, None, task, out if label == "with" else None)
+                got[label] = sink.last[0]
                 if label == "with":
-                    times["write"].append(extra["rollouts_write_s"])
-    return (
-        statistics.median(times["with"]),
-        statistics.median(times["without"]),
-        statistics.median(times["write"]),
-    )
+                    writes.append(sink.last[1]["rollouts_write_s"])
+            without.append(got["without"])
+            diffs.append(got["with"] - got["without"])
+    return statistics.median(without), statistics.median(diffs), statistics.median(writes)
 
 
 def sizes() -> dict[str, tuple[int, int]]:
@@ -141,18 +159,21 @@ def render_rate(n: int = 60) -> tuple[float, float, float, Path]:
 
 
 def main() -> None:
-    with_x, without_x = extras_per_episode()
-    extra = with_x / without_x - 1
+    with_x, without_x, episode = extras_per_tick()
+    ticks = load_task("reach").n_ticks + 1
+    extra = (with_x - without_x) * ticks / episode
     print(
-        f"recording extras, per reach episode in process (median of 21, interleaved): "
-        f"{with_x * 1000:.1f} ms with, {without_x * 1000:.1f} ms without: {extra:+.1%}"
+        f"recording extras: sampling a tick takes {with_x * 1e6:.1f} us with them, "
+        f"{without_x * 1e6:.1f} us without (best of 5 x 20,000); x {ticks} ticks = "
+        f"{(with_x - without_x) * ticks * 1000:.3f} ms of a {episode * 1000:.0f} ms reach "
+        f"episode: {extra:+.2%}"
     )
-    with_w, without_w, write = write_in_stage()
-    stage = with_w / without_w - 1
+    without_w, diff, write = write_in_stage()
     print(
-        f"simulate stage, reach, 3 seeds, sandboxed workers (median of 12, interleaved): "
-        f"{with_w * 1000:.0f} ms writing rollouts.npz, {without_w * 1000:.0f} ms without "
-        f"({stage:+.1%}); the write itself {write * 1000:.1f} ms ({write / without_w:.1%})"
+        "simulate stage, reach, 3 seeds, sandboxed workers (16 paired rounds): "
+        f"{without_w * 1000:.0f} ms without writing rollouts.npz, median paired difference "
+        f"{diff * 1000:+.1f} ms ({diff / without_w:+.1%}); the write itself "
+        f"{write * 1000:.1f} ms ({write / without_w:.1%})"
     )
     total = max(extra, 0.0) + write / without_w
     verdict = "within" if total <= 0.05 else "OVER"
@@ -165,17 +186,14 @@ def main() -> None:
         print(f"  {name:<16} {size / 1024:7.1f} KiB  ({ticks} ticks per episode)")
     rate, mp4, gif, folder = render_rate()
     print(
-        f"\nrendering at 640x480 (TinyRenderer, both passes, trail and caption): "
+        "\nrendering at 640x480 (TinyRenderer, both passes, trail and caption): "
         f"{rate:.1f} frames/s"
     )
     print(
-        f"whole clips with encoding: .mp4 640x480 {mp4:.1f} frames/s, .gif 320x240 "
-        f"{gif:.1f} frames/s (in {folder})"
+        "whole clips with encoding (the held last second needs no rendering): .mp4 640x480 "
+        f"{mp4:.1f} frames/s, .gif 320x240 {gif:.1f} frames/s (in {folder})"
     )
-    print(
-        f"a 3 s reach clip ({int(3 * 30 + 31)} frames with the held end) takes about "
-        f"{121 / mp4:.1f} s as .mp4"
-    )
+    print(f"a 3 s reach clip (121 frames with the held end) takes about {121 / mp4:.1f} s as .mp4")
 
 
 if __name__ == "__main__":
