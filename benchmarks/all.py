@@ -20,6 +20,7 @@ BENCHES = {
     "watch": "save-to-first-simulated-step latency in watch mode",
     "projection": "measured vs projected cycle for two paced servers",
     "width": "several candidates: overlap, and measured vs projected time to success",
+    "replay": "recording overhead on the simulate stage, rollouts.npz size, rendering frames/s",
     "backends": "SSE decoder MB/s; embedded model: time to first token and tokens/s, cold "
     "and cached prompt",
 }

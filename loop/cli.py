@@ -50,9 +50,9 @@ def friendly(command: F) -> F:
         try:
             code = command(*args, **kwargs)
         except ArmloopError as exc:
-            err.print(f"[bold red]error:[/] {exc.problem}", highlight=False)
+            err.print(f"[bold red]error:[/] {exc.problem}", highlight=False, soft_wrap=True)
             if exc.fix:
-                err.print(f"  [bold]fix:[/] {exc.fix}", highlight=False)
+                err.print(f"  [bold]fix:[/] {exc.fix}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
         if code:
             raise typer.Exit(code=code)
@@ -83,11 +83,15 @@ def eval_cmd(
     seeds: Annotated[int, typer.Option("--seeds", "-n", min=1, help="number of seeds")] = 5,
     gui: Annotated[bool, typer.Option("--gui", help="show the PyBullet window")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    record: Annotated[
+        Path | None,
+        typer.Option("--record", help="save the episodes as a rollouts.npz (armloop replay)"),
+    ] = None,
 ) -> int:
     """Run a given controller on a task: score, metrics and feedback."""
     from loop.commands.eval import eval_command
 
-    return eval_command(task, controller, seeds=seeds, gui=gui, as_json=json_out)
+    return eval_command(task, controller, seeds=seeds, gui=gui, as_json=json_out, record=record)
 
 
 @app.command("run")
@@ -105,6 +109,9 @@ def run_cmd(
         Path | None, typer.Option("--resume", help="continue an interrupted run directory")
     ] = None,
     candidates: CandidatesOpt = 1,
+    video: Annotated[
+        bool, typer.Option("--video", help="a clip of each iteration's worst seed")
+    ] = False,
 ) -> int:
     """The generate -> load -> simulate -> score -> feedback loop."""
     from loop.commands.run import run_command
@@ -118,6 +125,7 @@ def run_cmd(
         out=out,
         resume=resume,
         candidates=candidates,
+        video=video,
     )
 
 
@@ -133,6 +141,9 @@ def watch_cmd(
     max_iters: Annotated[int, typer.Option("--max-iters", min=1)] = 3,
     seeds: Annotated[int, typer.Option("--seeds", "-n", min=1)] = 3,
     candidates: CandidatesOpt = 1,
+    video: Annotated[
+        bool, typer.Option("--video", help="a clip of each saved controller and iteration")
+    ] = False,
 ) -> None:
     """Live mode: a saved spec runs the loop, a saved controller hot-reloads into the sim."""
     from loop.commands.watch import watch_command
@@ -145,6 +156,7 @@ def watch_cmd(
         max_iters=max_iters,
         seeds=seeds,
         candidates=candidates,
+        video=video,
     )
 
 
@@ -193,11 +205,37 @@ def report_cmd(
     run_dirs: Annotated[list[Path], typer.Argument(help="run directories")],
     out: Annotated[Path | None, typer.Option("--out")] = None,
     speedup: Annotated[float, typer.Option("--speedup")] = 15.0,
+    videos: Annotated[
+        bool, typer.Option("--videos/--no-videos", help="render each iteration's clip")
+    ] = True,
 ) -> None:
-    """Tables and plots from earlier runs."""
+    """Tables, plots and report.html from earlier runs."""
     from loop.commands.report import report_command
 
-    report_command(run_dirs, out=out, speedup=speedup)
+    report_command(run_dirs, out=out, speedup=speedup, videos=videos)
+
+
+@app.command("replay")
+@friendly
+def replay_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="run directory (or a rollouts.npz)")],
+    iteration: Annotated[
+        int | None, typer.Option("--iter", min=1, help="iteration (default: the last recorded)")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="seed (default: the worst)")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help=".mp4, .gif or .webp (default: beside the npz)")
+    ] = None,
+    size: Annotated[str, typer.Option("--size", help="WIDTHxHEIGHT")] = "640x480",
+    fps: Annotated[
+        float | None, typer.Option("--fps", help="frames/s (default: the recording's, <= 30)")
+    ] = None,
+    gui: Annotated[bool, typer.Option("--gui", help="play it in PyBullet's window")] = False,
+) -> None:
+    """A recorded rollout replayed (kinematically) to video."""
+    from loop.commands.replay import replay_command
+
+    replay_command(run_dir, iteration=iteration, seed=seed, out=out, size=size, fps=fps, gui=gui)
 
 
 @app.command("backends")

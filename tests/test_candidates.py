@@ -101,6 +101,10 @@ def test_three_candidates_run_at_once_and_any_success_wins(tmp_path: Path) -> No
     folder = out / "iter_001"
     for c in (1, 2, 3):
         assert (folder / f"cand_{c}" / "controller.py").exists()
+        assert (folder / f"cand_{c}" / "rollouts.npz").exists()
+    assert (folder / "rollouts.npz").read_bytes() == (
+        folder / "cand_3" / "rollouts.npz"
+    ).read_bytes()
     assert (folder / "controller.py").read_text() == REFERENCE  # the best one
     assert (folder / "prompt.md").exists() and (folder / "result.json").exists()
 

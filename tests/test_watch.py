@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from loop import TASKS_DIR
+from loop.commands.watch import describe
 from loop.run.setup import BackendChoice
 from loop.testing.scripted_server import ScriptedServer
 from loop.watch.files import is_watched
@@ -89,6 +90,21 @@ def test_controller_saved_by_rename_is_hot_loaded_and_scored(folder: Path, tmp_p
     assert by_stage["score"]["success"] is True and by_stage["score"]["score"] == second.score
     assert all(e["file"] == "reach.py" and e["kind"] == "controller" for e in by_stage.values())
     assert "warm_s" not in by_stage["load"]  # the warm simulator was kept across saves
+
+
+def test_a_saved_controller_is_recorded_and_with_video_gets_a_clip(folder: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    with Watcher(folder, out, options=WatchOptions(seeds=(0, 1), video=True)) as watcher:
+        save_by_rename(folder / "reach.py", REFERENCE)
+        handled = watcher.wait_handled(1, WAIT_S)[0]
+    assert handled.outcome == "success"
+    saved = out / "saves" / "reach-1"
+    assert handled.clip is not None and Path(handled.clip).parent == saved
+    assert Path(handled.clip).stat().st_size > 10_000 and (saved / "rollouts.npz").is_file()
+    assert stages(out, 1) == [*CONTROLLER_STAGES, "render"]  # after the stages, not in them
+    render = next(e for e in events(out) if e["stage"] == "render")
+    assert render["ok"] and render["path"] == handled.clip and render["file"] == "reach.py"
+    assert "clip " in describe(handled)
 
 
 def test_repeated_content_runs_once_and_by_products_are_ignored(folder: Path, tmp_path: Path):

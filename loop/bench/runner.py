@@ -77,4 +77,5 @@ def collect(
         for o in outcomes
         if o.summary is None
     ]
-    return write_outputs(out, trials, speedup, {**meta, "failed_trials": errors})
+    # report.html shows the clips the runs made; `armloop report OUT` renders the rest
+    return write_outputs(out, trials, speedup, {**meta, "failed_trials": errors}, videos=False)

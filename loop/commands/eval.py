@@ -59,8 +59,14 @@ def want_gui(gui: bool) -> bool:
 
 
 def eval_command(
-    task: str, controller_path: Path, seeds: int = 5, gui: bool = False, as_json: bool = False
+    task: str,
+    controller_path: Path,
+    seeds: int = 5,
+    gui: bool = False,
+    as_json: bool = False,
+    record: Path | None = None,
 ) -> int:
+    """record: write the episodes there as rollouts.npz (for `armloop replay`)."""
     spec = load_task(task)
     code = read_controller(Path(controller_path))
     gui = want_gui(gui)
@@ -71,13 +77,22 @@ def eval_command(
 
     with Evaluator(spec, workers=worker_count(seeds), gui=gui) as ev:
         done = stages.evaluate(
-            sink, spec, ev, code, range(seeds), filename=Path(controller_path).name
+            sink,
+            spec,
+            ev,
+            code,
+            range(seeds),
+            filename=Path(controller_path).name,
+            record_to=Path(record) if record is not None else None,
         )
     evaluation = done.evaluation or score(
         spec, [failed_record(s, done.load.error or {}) for s in range(seeds)]
     )
     # the loop sends no feedback after a success; a person still reads the summary
     text = done.feedback or feedback(spec, evaluation, code=code)
+    if record is not None:
+        note = f"recorded: {record}" if done.records else f"not recorded: {record} (no episode ran)"
+        err.print(note, highlight=False, soft_wrap=True)
     if as_json:
         data = evaluation.to_dict()
         data.update(load_s=done.load.seconds, stages_s=timed, feedback=text)

@@ -25,15 +25,18 @@ def report_out(paths: Sequence[Path]) -> Path:
     return default_out("report")
 
 
-def report_command(run_dirs: Sequence[Path], out: Path | None = None, speedup: float = 15.0):
-    """Read the runs, write the report, print where it went."""
+def report_command(
+    run_dirs: Sequence[Path], out: Path | None = None, speedup: float = 15.0, videos: bool = True
+):
+    """Read the runs, write the report (report.md, report.html with each iteration's clip
+    unless `videos` is False), print where it went."""
     if speedup <= 0:
         raise ArmloopError(f"--speedup {speedup} is not positive", "give a factor such as 15")
     trials = load_trials(run_dirs)
     out = out or report_out(run_dirs)
-    data = write_outputs(out, trials, speedup, {"sources": [t.path for t in trials]})
+    data = write_outputs(out, trials, speedup, {"sources": [t.path for t in trials]}, videos)
     print_table(data)
-    console.print(f"report: {out / 'report.md'}")
+    console.print(f"report: {out / 'report.md'} and {out / 'report.html'}", soft_wrap=True)
     return data
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 
 from loop.errors import ArmloopError
+from loop.replay.hooks import iteration_clips
 from loop.run.live import LiveTable
 from loop.run.loop import LoopHooks, LoopOptions
 from loop.run.records import Restored
@@ -28,10 +29,12 @@ def run_command(
     out: Path | None,
     resume: Path | None,
     candidates: int = 1,
+    video: bool = False,
 ) -> int:
-    """Exit code: 0 success, 1 no success, 130 interrupted."""
+    """Exit code: 0 success, 1 no success, 130 interrupted. video: a clip of each iteration's
+    worst seed (loop/replay/hooks.py)."""
     if resume is not None:
-        return resume_command(resume, max_iters=max_iters, config=choice.config)
+        return resume_command(resume, max_iters=max_iters, config=choice.config, video=video)
     if task is None:
         raise ArmloopError("no task given", "name one: `armloop run reach` (see `armloop tasks`)")
     spec = load_task(task)
@@ -42,10 +45,12 @@ def run_command(
             f"continue it with `armloop run --resume {out}` or choose another --out",
         )
     options = LoopOptions(max_iters=max_iters, seeds=tuple(range(seeds)), candidates=candidates)
-    return execute(RunPlan(spec, choice, options, out))
+    return execute(RunPlan(spec, choice, options, out), video=video)
 
 
-def resume_command(path: Path, *, max_iters: int | None, config: Path | None) -> int:
+def resume_command(
+    path: Path, *, max_iters: int | None, config: Path | None, video: bool = False
+) -> int:
     """Continue an interrupted run: finished iterations are kept, the torn one is closed."""
     rundir = RunDir(path)
     try:
@@ -66,15 +71,15 @@ def resume_command(path: Path, *, max_iters: int | None, config: Path | None) ->
     )
     choice = BackendChoice.from_selection(cfg.get("selection", {}), config)
     spec = load_task(path / cfg["task_file"])
-    return execute(RunPlan(spec, choice, options, path), restored=restored)
+    return execute(RunPlan(spec, choice, options, path), restored=restored, video=video)
 
 
-def execute(plan: RunPlan, restored: Restored | None = None) -> int:
+def execute(plan: RunPlan, restored: Restored | None = None, video: bool = False) -> int:
     try:
         with console.status("setting up") as status:
             run = prepare(plan, status=status.update, write_config=restored is None)
         with run:
-            summary = run_live(run, restored)
+            summary = run_live(run, restored, video)
     except KeyboardInterrupt:
         console.print(f"[yellow]interrupted[/]: the run directory {plan.out} is complete")
         return 130
@@ -82,13 +87,14 @@ def execute(plan: RunPlan, restored: Restored | None = None) -> int:
     return 0 if summary["success"] else 1
 
 
-def run_live(run: Run, restored: Restored | None) -> dict[str, Any]:
+def run_live(run: Run, restored: Restored | None, video: bool = False) -> dict[str, Any]:
     """The loop with its live table (one plain line per iteration when not on a terminal)."""
     title = f"armloop run {run.plan.task.name} — {run.backend.describe().get('name')}"
     with LiveTable(title, console=console) as live:
         for record in restored.records if restored else ():
             live.add_iteration(record.index, record.stages, record.summary())
-        return run.loop(LoopHooks(on_stage=live.on_stage), restored).run()
+        after = iteration_clips(lambda line: console.print(line, soft_wrap=True)) if video else None
+        return run.loop(LoopHooks(on_stage=live.on_stage, after_iteration=after), restored).run()
 
 
 def print_summary(summary: dict[str, Any], path: Path) -> None:

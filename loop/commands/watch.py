@@ -48,7 +48,8 @@ def describe(h: Handled) -> str:
             f"{head} ran: {verdict}{score}; save -> first step {_ms(h.latency_s)} "
             f"(detect {_ms(h.detect_s)}, load {_ms(h.load_s)}, first step {_ms(h.first_step_s)})"
         )
-    return line + (f" — {_text(h.note)}" if h.note else "")
+    line += f" — {_text(h.note)}" if h.note else ""
+    return line + (f"; clip {_text(h.clip)}" if h.clip else "")
 
 
 def watch_command(
@@ -59,12 +60,13 @@ def watch_command(
     max_iters: int,
     seeds: int,
     candidates: int = 1,
+    video: bool = False,
 ) -> None:
     """Watch until Ctrl-C, one console line per handled save and a live status line."""
     console = Console(highlight=False)
     gui = display_available()
     options = WatchOptions(
-        seeds=tuple(range(seeds)), max_iters=max_iters, gui=gui, candidates=candidates
+        seeds=tuple(range(seeds)), max_iters=max_iters, gui=gui, candidates=candidates, video=video
     )
     out = out or default_out("watch")
     idle = f"watching {directory} ({'PyBullet window' if gui else 'headless'}); Ctrl-C stops"

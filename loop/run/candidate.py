@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from loop.backends.base import ChatBackend, ChatRequest, Stream
@@ -89,6 +90,15 @@ class CandidateRun:
     def folder(self) -> str:
         """Where this candidate's files go below iter_NNN/ ('' with one candidate)."""
         return "" if self.ctx.width == 1 else f"cand_{self.record.candidate}"
+
+    @property
+    def rollouts_path(self) -> Path:
+        """iter_NNN/rollouts.npz, or iter_NNN/cand_K/rollouts.npz with several candidates."""
+        path = self.ctx.rundir.rollouts_path(self.record.index)
+        if self.folder:
+            path = path.parent / self.folder / path.name
+            path.parent.mkdir(exist_ok=True)
+        return path
 
     def write(self, name: str, text: str) -> None:
         sub = f"{self.folder}/{name}" if self.folder else name
@@ -265,7 +275,13 @@ class CandidateRun:
         with ctx.slots.take() as (evaluator, waited):
             before = {"queue_s": waited} if ctx.width > 1 else {}
             done = stages.evaluate(
-                self.sink, ctx.task, evaluator, r.code, ctx.seeds, before_load=before
+                self.sink,
+                ctx.task,
+                evaluator,
+                r.code,
+                ctx.seeds,
+                before_load=before,
+                record_to=self.rollouts_path,
             )
         r.feedback = done.feedback
         self.first_step_at = done.first_step_at

@@ -11,6 +11,7 @@ summary.json, so the run directory is complete and readable whenever the run sto
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +33,7 @@ __all__ = ["Cancelled", "Loop", "LoopHooks", "LoopOptions", "MAX_CANDIDATES"]
 StageHook = Callable[[int, str, dict[str, Any]], None]
 MAX_CANDIDATES = 16
 HOT = 0.8  # with several candidates, the last samples this hot (the first at the base)
+IterationHook = Callable[["Loop", IterationRecord], None]
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,12 @@ class LoopOptions:
 
 @dataclass(frozen=True)
 class LoopHooks:
-    """Who hears about the loop: each finished stage, and a flag that stops it."""
+    """Who hears about the loop: each finished stage, each written iteration (outside every
+    stage: `armloop run --video` renders its clip there), and a flag that stops it."""
 
     on_stage: StageHook | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    after_iteration: IterationHook | None = None
 
 
 class Loop:
@@ -127,6 +131,8 @@ class Loop:
                     break
                 record = self.iterate(index)
                 self._finish_iteration(record)
+                if self.hooks.after_iteration:
+                    self.hooks.after_iteration(self, record)
                 if record.success:
                     self.stopped_reason = "success"
                     break
@@ -267,11 +273,17 @@ class Loop:
         return [f.result() for f in futures]
 
     def _write_best(self, record: IterationRecord) -> None:
-        """iter_NNN/response.md and controller.py: the best candidate's (cand_K/ has each)."""
+        """iter_NNN/response.md, controller.py and rollouts.npz: the best candidate's (each
+        candidate's are in cand_K/)."""
         best = record.best
         self.rundir.write_iter_file(record.index, "response.md", best.reply)
         if best.code is not None:
             self.rundir.write_iter_file(record.index, "controller.py", best.code)
+        recorded = self.rundir.iter_dir(record.index) / f"cand_{best.candidate}" / "rollouts.npz"
+        if recorded.is_file():
+            target = self.rundir.rollouts_path(record.index)
+            target.unlink(missing_ok=True)
+            os.link(recorded, target)
 
     # -- bookkeeping ----------------------------------------------------------------------
 

@@ -134,6 +134,10 @@ class RunDir:
         path.mkdir(exist_ok=True)
         return path
 
+    def rollouts_path(self, index: int) -> Path:
+        """iter_NNN/rollouts.npz: the iteration's recorded episodes (loop/sim/rollouts.py)."""
+        return self.iter_dir(index) / "rollouts.npz"
+
     def write_iter_file(self, index: int, name: str, text: str) -> None:
         """iter_NNN/NAME (NAME may name a subfolder: cand_2/response.md), replaced atomically."""
         target = self.iter_dir(index) / name

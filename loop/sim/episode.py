@@ -8,7 +8,7 @@ import numpy as np
 
 from loop.sandbox.host import ControllerFailure, ControllerHost
 from loop.sim.kinds.base import Kind
-from loop.sim.record import EpisodeRecord
+from loop.sim.record import MARK_KEYS, EpisodeRecord
 from loop.sim.world import World
 from loop.task.contract import ActionError, validate_action
 from loop.task.describe import describe_action, numbers
@@ -16,9 +16,13 @@ from loop.task.spec import TaskSpec
 
 
 class Recorder:
-    """Preallocated arrays, one row per control tick, filled from the simulator's own state."""
+    """Preallocated arrays, one row per control tick, filled from the simulator's own state.
 
-    def __init__(self, world: World, n: int) -> None:
+    Besides what scoring reads, `sample_extras` keeps what a redraw needs and scoring does not:
+    the finger joint positions (already read for obs["gripper"]) and the task's target points
+    as observed (`marks`: MARK_KEYS the task observes)."""
+
+    def __init__(self, world: World, n: int, marks: tuple[str, ...] = ()) -> None:
         dof = world.info.dof
         self.world, self.n, self.i = world, 0, 0
         self.t = np.zeros(n)
@@ -28,6 +32,8 @@ class Recorder:
         self.table_contact = np.zeros(n, bool)
         self.limit_hit = np.zeros((n, dof), bool)
         self.objects = {name: np.zeros((n, 7)) for name in world.tracked}
+        self.fingers = np.zeros((n, len(world.fingers)))
+        self.marks = {key: np.zeros((n, 3)) for key in marks}
 
     def sample(self, obs: dict) -> None:
         i, w = self.i, self.world
@@ -39,7 +45,13 @@ class Recorder:
         self.limit_hit[i] = w.limit_hits(obs["q"])
         for name, body in w.tracked.items():
             self.objects[name][i] = w.pose(body)
+        self.sample_extras(i, obs)
         self.i += 1
+
+    def sample_extras(self, i: int, obs: dict) -> None:
+        self.fingers[i] = self.world.finger_q
+        for key, rows in self.marks.items():
+            rows[i] = obs[key]
 
     def record(
         self, seed: int, episode: dict, failure, first_step_at, wall_s, output, end: str
@@ -56,6 +68,8 @@ class Recorder:
             table_contact=self.table_contact[:k],
             limit_hit=self.limit_hit[:k],
             objects={n: a[:k] for n, a in self.objects.items()},
+            fingers=self.fingers[:k],
+            marks={n: a[:k] for n, a in self.marks.items()},
             episode=episode,
             failure=failure,
             first_step_at=first_step_at,
@@ -78,14 +92,16 @@ def run_episode(
     task: TaskSpec,
     seed: int,
     realtime: bool = False,
+    recorder: type[Recorder] = Recorder,
 ) -> EpisodeRecord:
     start = time.monotonic()
     world.restore()
     episode = kind.reset(world, np.random.default_rng(seed))
     n, sub, dt = task.n_ticks, task.substeps, task.control_dt
-    rec = Recorder(world, n + 1)
     failure, first_step_at, last = None, None, None
     obs = observe(world, kind, 0.0)
+    marks = tuple(k for k in MARK_KEYS if np.shape(obs.get(k)) == (3,))
+    rec = recorder(world, n + 1, marks)
     try:
         host.reset(obs)
         for k in range(n):

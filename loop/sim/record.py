@@ -7,6 +7,9 @@ from typing import Any
 
 import numpy as np
 
+#: task observation keys that are points to draw (recorded per tick when the task observes them)
+MARK_KEYS = ("target_pos", "goal_pos")
+
 
 @dataclass
 class EpisodeRecord:
@@ -30,6 +33,8 @@ class EpisodeRecord:
     table_contact: np.ndarray
     limit_hit: np.ndarray
     objects: dict[str, np.ndarray] = field(default_factory=dict)
+    fingers: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    marks: dict[str, np.ndarray] = field(default_factory=dict)
     episode: dict[str, Any] = field(default_factory=dict)
     failure: dict[str, str] | None = None
     first_step_at: float | None = None

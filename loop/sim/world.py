@@ -60,6 +60,7 @@ class World:
         )
         self.joints = list(spec.arm_joints)
         self.fingers = list(spec.finger_joints)
+        self.finger_q = np.zeros(len(self.fingers))  # finger joint positions at the last observe
         self.state: int | None = None
         self.set_q(info.home_q)
         for j in self.fingers:  # open
@@ -140,7 +141,8 @@ class World:
         if not self.fingers:
             return 0.0
         states = p.getJointStates(self.robot, self.fingers, physicsClientId=self.client)
-        return float(sum(s[0] for s in states))
+        self.finger_q = np.array([s[0] for s in states])
+        return float(self.finger_q.sum())
 
     def table_contact(self) -> bool:
         return bool(p.getContactPoints(self.robot, self.table, physicsClientId=self.client))

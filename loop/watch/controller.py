@@ -2,7 +2,10 @@
 
 One `ControllerRunner` per watched NAME.py keeps a warm `Evaluator` for task NAME (the spec
 NAME.toml in the folder, else the built-in task) across saves; it is rebuilt only when the
-spec's text changes. Stages: detect, load, simulate, score, feedback.
+spec's text changes. Stages: detect, load, simulate, score, feedback. Each save's episodes are
+recorded as OUT/saves/NAME-N/rollouts.npz (N: the save's number; `armloop replay` reads it);
+with `video`, its worst seed's clip is rendered there afterwards, outside the stages, as a
+`render` event (loop/replay/hooks.py).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from loop.errors import ArmloopError
+from loop.replay.hooks import render
 from loop.run import stages
 from loop.run.rundir import EventLog
 from loop.sim.evaluator import Evaluator
@@ -49,8 +53,11 @@ class ControllerRunner:
         status: Status,
         workers: int | None = None,
         stopping: threading.Event | None = None,
+        saves: Path | None = None,
+        video: bool = False,
     ) -> None:
         self.folder, self.seeds, self.gui = folder, seeds, gui
+        self.saves, self.video = saves, video  # saves: where recordings (and clips) go
         self.stopping = stopping or threading.Event()  # set: Ctrl-C, workers may be gone
         self.events, self.report, self.status = events, report, status
         self.workers = workers or worker_count(len(seeds))
@@ -115,6 +122,7 @@ class ControllerRunner:
         warm = self._key != key
         evaluator = self._ensure(spec, key)
         warm_s = time.perf_counter() - t0 if warm else None
+        record_to = self._recording(save)
         done = stages.evaluate(
             log.write,
             spec,
@@ -124,8 +132,22 @@ class ControllerRunner:
             filename=save.path.name,
             before_load={} if warm_s is None else {"warm_s": warm_s},
             saved_at=save.saved_at,
+            record_to=record_to,
         )
-        return self._outcome(result, done, save, warm_s)
+        result = self._outcome(result, done, save, warm_s)
+        if self.video and record_to is not None and record_to.is_file():
+            self.status(f"{save.path.name}: rendering its clip")
+            seconds, ok, extra = render(record_to.parent)
+            log.write("render", seconds, ok, **extra)
+            result.clip = extra.get("path")
+        return result
+
+    def _recording(self, save: Save) -> Path | None:
+        if self.saves is None:
+            return None
+        folder = self.saves / f"{save.name}-{save.number}"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / "rollouts.npz"
 
     def _outcome(
         self, result: Handled, done: stages.Evaluated, save: Save, warm_s: float | None

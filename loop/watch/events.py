@@ -27,6 +27,7 @@ class Handled:
     iterations: int | None = None
     error: str | None = None
     note: str = ""
+    clip: str | None = None  # `--video`: the saved controller's clip
 
     @property
     def ok(self) -> bool:

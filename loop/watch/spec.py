@@ -19,6 +19,7 @@ from typing import Any
 
 from loop.backends import Backend
 from loop.errors import ArmloopError
+from loop.replay.hooks import iteration_clips
 from loop.run.loop import Loop, LoopHooks, LoopOptions
 from loop.run.rundir import EventLog
 from loop.run.setup import BackendChoice, RunPlan, prepare
@@ -58,8 +59,10 @@ class SpecRunner:
         events: EventLog,
         report: Callable[[Handled], None],
         status: Callable[[str], None],
+        video: bool = False,
     ) -> None:
         self.out, self.options, self.choice, self.backend = out, options, choice, backend
+        self.video = video  # a clip of each iteration (loop/replay/hooks.py)
         self.events, self.report, self.status = events, report, status
         self._lock = threading.Lock()
         self._cancel = threading.Event()
@@ -124,7 +127,11 @@ class SpecRunner:
             result.outcome, result.error = "error", exc.problem
             return result
         with run:
-            loop = run.loop(LoopHooks(on_stage=self._mirror(log, save), cancel=cancel))
+            after = iteration_clips() if self.video else None
+            hooks = LoopHooks(
+                on_stage=self._mirror(log, save), cancel=cancel, after_iteration=after
+            )
+            loop = run.loop(hooks)
             with self._lock:
                 self._loop = loop
             if cancel.is_set():

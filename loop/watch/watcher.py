@@ -56,6 +56,7 @@ class WatchOptions:
     gui: bool = False
     prewarm: bool = True  # start simulators for the NAME.py files already in the folder
     candidates: int = 1  # a saved spec's loop: answers sampled at once per iteration
+    video: bool = False  # a clip of every run: each saved controller, each loop iteration
 
 
 class Watcher:
@@ -166,6 +167,8 @@ class Watcher:
                 self._report,
                 self._status,
                 stopping=self._stopping,
+                saves=self.out / "saves",
+                video=o.video,
             )
         return SpecRunner(
             self.out,
@@ -175,6 +178,7 @@ class Watcher:
             self.events,
             self._report,
             self._status,
+            video=o.video,
         )
 
     def _prewarm(self) -> None:
