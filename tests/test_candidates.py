@@ -21,6 +21,7 @@ from loop.commands.run import run_command
 from loop.run.rundir import STAGES, read_events
 from loop.run.setup import BackendChoice
 from loop.testing.scripted_server import ScriptedServer
+from tests.foreground import diagnose, popen_foreground, sigint
 
 REFERENCE = (TASKS_DIR / "reference" / "reach.py").read_text()
 
@@ -176,12 +177,18 @@ def test_ctrl_c_closes_every_stream_and_resume_records_the_iteration(tmp_path: P
             "--model", "scripted", "--base-url", server.url, "--seeds", "1",
             "--candidates", "3", "--max-iters", "3", "--out", str(out),
         ]  # fmt: skip
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 120
-        while sum(server.tokens_sent) < 6 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGINT)
-        output, _ = proc.communicate(timeout=60)
+        # SIGINT as at a terminal, whatever pytest inherited
+        proc = popen_foreground(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while sum(server.tokens_sent) < 6 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert sigint(proc.pid) == "caught", f"SIGINT cannot stop it:\n{diagnose(proc.pid)}"
+            os.kill(proc.pid, signal.SIGINT)
+            output, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
         assert proc.returncode == 130, output
         time.sleep(0.3)
         assert all(server.disconnected), "every in-flight stream was closed"

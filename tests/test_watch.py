@@ -19,6 +19,7 @@ from loop.run.setup import BackendChoice
 from loop.testing.scripted_server import ScriptedServer
 from loop.watch.files import is_watched
 from loop.watch.watcher import Watcher, WatchOptions
+from tests.foreground import children, diagnose, popen_foreground, sigint
 
 REFERENCE = (TASKS_DIR / "reference" / "reach.py").read_text()
 SPEC = (TASKS_DIR / "reach.toml").read_text()
@@ -185,17 +186,6 @@ def saved_and_handled(path: Path, out: Path, edit: int) -> bool:
     return False
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and int((entry / "stat").read_text().split()[3]) == pid:
-                found.append(int(entry.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
-
-
 def _gone(pid: int) -> bool:
     try:
         return (Path("/proc") / str(pid) / "stat").read_text().split()[2] == "Z"
@@ -218,16 +208,11 @@ def test_a_saved_spec_runs_with_several_candidates(folder: Path, tmp_path: Path)
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug: run after the whole suite (not alone, not with test_watch.py alone), "
-    "`armloop watch` ignored Ctrl-C for over 120 s in 3 of 3 fresh-clone runs on 2026-11-25",
-)
 def test_ctrl_c_stops_the_command_and_its_workers(folder: Path, tmp_path: Path):
     out = tmp_path / "out"
     env = {**os.environ, "ARMLOOP_GUI": "0"}
     cmd = [sys.executable, "-c", "from loop.cli import main; main()", "watch", str(folder)]
-    proc = subprocess.Popen(
+    proc = popen_foreground(  # SIGINT as at a terminal, whatever pytest inherited
         [*cmd, "--out", str(out), "-n", "1"],
         env=env,
         stdout=subprocess.PIPE,
@@ -238,11 +223,15 @@ def test_ctrl_c_stops_the_command_and_its_workers(folder: Path, tmp_path: Path):
         wait_until(lambda: (out / "events.jsonl").exists())
         edits = iter(range(1000))
         wait_until(lambda: saved_and_handled(folder / "reach.py", out, next(edits)), WAIT_S)
-        workers = _children(proc.pid)
+        workers = children(proc.pid)
         assert workers, "the warm simulator runs in child processes"
+        assert sigint(proc.pid) == "caught", f"SIGINT cannot stop it:\n{diagnose(proc.pid)}"
         proc.send_signal(signal.SIGINT)
         # bounded by design: lanes 20 s + a held simulator 20 s + the file feed 10 s
-        output, _ = proc.communicate(timeout=2 * WAIT_S)
+        try:
+            output, _ = proc.communicate(timeout=2 * WAIT_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running {2 * WAIT_S} s after SIGINT:\n{diagnose(proc.pid)}")
     finally:
         if proc.poll() is None:
             proc.kill()
