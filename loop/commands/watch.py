@@ -69,7 +69,9 @@ def watch_command(
         seeds=tuple(range(seeds)), max_iters=max_iters, gui=gui, candidates=candidates, video=video
     )
     out = out or default_out("watch")
-    idle = f"watching {directory} ({'PyBullet window' if gui else 'headless'}); Ctrl-C stops"
+    # started in the background with SIGINT ignored (as shells do), Ctrl-C cannot reach it
+    stops = "SIGTERM stops" if signal.getsignal(signal.SIGINT) is signal.SIG_IGN else "Ctrl-C stops"
+    idle = f"watching {directory} ({'PyBullet window' if gui else 'headless'}); {stops}"
     with console.status(idle) as status:
         watcher = Watcher(
             directory,
