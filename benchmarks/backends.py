@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from loop.backends import BackendConfig, ChatRequest, make_backend
-from loop.backends.local import cores
+from loop.backends.local_server import cores
 from loop.backends.sse import SSEDecoder
 from loop.run.setup import BackendChoice, open_model_backend
 from loop.testing.scripted_server import ScriptedServer

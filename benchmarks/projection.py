@@ -16,7 +16,6 @@ of the 1.5B model on this machine (~20-60 s with 2 cores) plus server start-up.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import tempfile
 import time
 from pathlib import Path
@@ -157,9 +156,6 @@ def main(argv: list[str] | None = None) -> None:
             f"{result['ratio']:.1f}x faster generation"
         )
         if args.no_model:
-            return
-        if importlib.util.find_spec("llama_cpp") is None:
-            print("\nembedded model: llama-cpp-python not installed, skipped")
             return
         model_projection(work, args.model_trials)
 

@@ -254,11 +254,14 @@ def backends_cmd(
 @friendly
 def serve_cmd(
     port: Annotated[int, typer.Option("--port", help="0 picks a free port")] = 8765,
+    slots: Annotated[
+        int, typer.Option("--slots", min=1, max=16, help="requests served at once")
+    ] = 4,
 ) -> None:
     """Keep the embedded model's server running for other commands."""
     from loop.commands.backends import serve_command
 
-    serve_command(port=port)
+    serve_command(port=port, slots=slots)
 
 
 @model_app.command("fetch")
@@ -268,6 +271,15 @@ def model_fetch_cmd() -> None:
     from loop.commands.backends import model_fetch_command
 
     model_fetch_command()
+
+
+@model_app.command("server")
+@friendly
+def model_server_cmd() -> None:
+    """Build llama.cpp's llama-server for the embedded model (once; a few minutes)."""
+    from loop.commands.backends import model_server_command
+
+    model_server_command()
 
 
 def main() -> None:  # pragma: no cover

@@ -11,9 +11,10 @@ import zipfile
 import httpx
 import pytest
 
-from loop.backends import BackendError, ChatRequest, open_backend
+from loop.backends import BackendConfig, BackendError, ChatRequest, open_backend
 from loop.backends import model_files as mf
-from loop.backends.local import LocalServer
+from loop.backends.local_server import LocalServer
+from loop.backends.server_build import ensure_server
 
 PROMPT = [
     {"role": "system", "content": "You write short Python."},
@@ -49,13 +50,21 @@ def test_local_model_generates_and_times_honestly():
 
 
 def test_server_death_quotes_the_log(tmp_path, monkeypatch):
-    pytest.importorskip("llama_cpp")
+    binary = ensure_server()
     monkeypatch.setenv("ARMLOOP_CACHE", str(tmp_path))
     bogus = tmp_path / "bogus.gguf"
     bogus.write_bytes(b"not a gguf file at all")
     with pytest.raises(BackendError) as err:
-        LocalServer(bogus).start(timeout=60)
+        LocalServer(bogus, binary=binary).start(timeout=60)
     assert "exited" in err.value.problem and "last lines of" in err.value.problem
+
+
+def test_a_bad_server_binary_or_name_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARMLOOP_LLAMA_SERVER", str(tmp_path / "nowhere"))
+    with pytest.raises(BackendError, match="ARMLOOP_LLAMA_SERVER"):
+        ensure_server()
+    with pytest.raises(BackendError, match="not an embedded model server"):
+        open_backend(BackendConfig(name="local", kind="local", server="vllm"))
 
 
 def _fake_parts(tmp_path, monkeypatch, payloads: list[bytes]) -> None:

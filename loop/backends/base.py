@@ -81,6 +81,9 @@ class BackendConfig:
     price_in_per_mtok: float | None = None
     price_out_per_mtok: float | None = None
     n_ctx: int | None = None
+    server: str | None = None  # local: "llama.cpp" (default) or "llama-cpp-python"
+    slots: int | None = None  # local: requests served at once (llama.cpp)
+    threads: int | None = None  # local: decoding threads
     max_attempts: int = 4
     timeouts: Timeouts = field(default_factory=Timeouts)
 
@@ -161,6 +164,7 @@ class Stream:
         self.attempts = attempts
         self.retry_wait_s = retry_wait_s
         self.finish_reason: str | None = None
+        self.tokens_cached: int | None = None  # prompt tokens the server had cached, if said
         self.completed = False  # the server said the reply ended ([DONE] / message_stop)
         self.stopped_early = False
         self.chunks_out = 0
@@ -249,6 +253,7 @@ class Stream:
             "generate_s": self.generate_s,
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
+            "tokens_cached": self.tokens_cached,
             "tokens_per_s": self.tokens_per_s,
             "usage_from_server": self.usage_from_server,
             "tokens_method": self.tokens_method,
@@ -364,7 +369,7 @@ class ChatBackend(Protocol):
 
     def stream(self, request: ChatRequest) -> Stream: ...
 
-    def warm(self, prefix: list[dict] | None = None) -> dict[str, float]: ...
+    def warm(self, prefix: list[dict] | None = None, streams: int = 1) -> dict[str, float]: ...
 
     def close(self) -> None: ...
 
@@ -420,11 +425,12 @@ class Backend:
     def stream(self, request: ChatRequest) -> Stream:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def warm(self, prefix: list[dict] | None = None) -> dict[str, float]:
+    def warm(self, prefix: list[dict] | None = None, streams: int = 1) -> dict[str, float]:
         """Get ready before the first timed request; seconds per step taken ({} if none).
 
         Remote servers need nothing (and a prefill would be billed); the embedded model starts
-        its server here and prefills `prefix`, the run's unchanging first messages."""
+        its server here (able to serve `streams` requests at once) and prefills `prefix`, the
+        run's unchanging first messages."""
         return {}
 
     def close(self) -> None:

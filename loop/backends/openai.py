@@ -41,10 +41,7 @@ class OpenAIStream(Stream):
             if event.event == "error":
                 raise self._server_error(event.data)
             chunk = self._parse(event.data)
-            usage = chunk.get("usage")
-            if isinstance(usage, dict):
-                self._server_in = count(usage.get("prompt_tokens"), self._server_in)
-                self._server_out = count(usage.get("completion_tokens"), self._server_out)
+            self._read_usage(chunk)
             for choice in chunk.get("choices") or []:
                 if choice.get("finish_reason"):
                     self.finish_reason = choice["finish_reason"]
@@ -53,6 +50,20 @@ class OpenAIStream(Stream):
                     yield content
         if self.finish_reason is not None and not self._closed:
             self.completed = True  # a clean end after finish_reason, [DONE] or not
+
+    def _read_usage(self, chunk: dict) -> None:
+        """Token counts from `usage` (OpenAI, vLLM), cached prompt tokens from
+        `usage.prompt_tokens_details.cached_tokens` (OpenAI) or `timings.cache_n` (llama.cpp)."""
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            self._server_in = count(usage.get("prompt_tokens"), self._server_in)
+            self._server_out = count(usage.get("completion_tokens"), self._server_out)
+            details = usage.get("prompt_tokens_details")
+            if isinstance(details, dict):
+                self.tokens_cached = count(details.get("cached_tokens"), self.tokens_cached)
+        timings = chunk.get("timings")
+        if isinstance(timings, dict):
+            self.tokens_cached = count(timings.get("cache_n"), self.tokens_cached)
 
     def _parse(self, data: str) -> dict:
         try:

@@ -10,7 +10,9 @@
     price_in_per_mtok = 0.59                # USD per million tokens, for cost columns
     price_out_per_mtok = 0.79
 
-Also: n_ctx (local), max_attempts, connect_s, first_token_s, stall_s. Unknown keys are
+The embedded model (backend = "local") also takes n_ctx, server ("llama.cpp", the
+default, or "llama-cpp-python"), slots (requests served at once) and threads (decoding
+threads). Also: max_attempts, connect_s, first_token_s, stall_s. Unknown keys are
 rejected, naming them and the allowed ones. Other top-level tables are not ours.
 """
 
@@ -26,10 +28,10 @@ from loop.errors import BackendError
 
 DEFAULT_CONFIG = Path("armloop.toml")
 
-_STR = {"backend", "model", "base_url", "api_key_env"}
+_STR = {"backend", "model", "base_url", "api_key_env", "server"}
 _NUM = {"temperature", "price_in_per_mtok", "price_out_per_mtok"}
 _NUM |= {"connect_s", "first_token_s", "stall_s"}
-_INT = {"max_tokens", "n_ctx", "max_attempts"}
+_INT = {"max_tokens", "n_ctx", "max_attempts", "slots", "threads"}
 ALLOWED = _STR | _NUM | _INT
 
 

@@ -1,5 +1,5 @@
-"""`armloop backends` (what is configured, what answers, how fast), `armloop serve` and
-`armloop model fetch`."""
+"""`armloop backends` (what is configured, what answers, how fast), `armloop serve`,
+`armloop model fetch` and `armloop model server`."""
 
 from __future__ import annotations
 
@@ -16,16 +16,12 @@ from rich.table import Table
 from loop.backends import BackendConfig, ChatRequest, make_backend
 from loop.backends.anthropic import ANTHROPIC_MODEL, ANTHROPIC_URL
 from loop.backends.keys import key_env_for
-from loop.backends.local import (
-    LocalServer,
-    free_port,
-    llama_installed,
-    running_server_url,
-    state_file,
-)
+from loop.backends.local import DEFAULT_SLOTS, running_server_url, state_file
+from loop.backends.local_server import LocalServer, free_port
 from loop.backends.model_files import ensure_model, is_model_ready, model_path
 from loop.backends.openai import OPENAI_MODEL, OPENAI_URL
 from loop.backends.profiles import all_configs
+from loop.backends.server_build import ensure_server, find_server
 from loop.errors import BackendError
 
 PROBE = ChatRequest(
@@ -103,14 +99,13 @@ def _check_local(cfg: BackendConfig, row: Row, probe: bool) -> Row:
     url = running_server_url()
     if url:
         row.url, row.reachable = url, "yes (armloop serve)"
-    elif not llama_installed():
-        row.reachable = "no: llama-cpp-python not installed (make venv)"
-        return row
     elif not (is_model_ready() or model_path().exists()):
         row.reachable = "no: model not fetched (armloop model fetch)"
         return row
+    elif cfg.server in (None, "llama.cpp") and find_server() is None:
+        row.url, row.reachable = "(built on first use)", "yes (llama-server not built yet)"
     else:
-        row.url, row.reachable = "(started on first use)", "yes (model and llama_cpp present)"
+        row.url, row.reachable = "(started on first use)", "yes (model and server present)"
     if probe:
         with make_backend(cfg) as backend:
             try:
@@ -155,19 +150,19 @@ def _probe(backend, row: Row) -> None:
         row.rate = f"{s.tokens_per_s:.1f}"
 
 
-def serve_command(port: int = 8765) -> None:
-    """Start the embedded model's server and keep it running until Ctrl-C."""
+def serve_command(port: int = 8765, slots: int = DEFAULT_SLOTS) -> None:
+    """Start the embedded model's server (llama.cpp's, `slots` parallel slots) and keep it
+    running until Ctrl-C."""
     url = running_server_url()
     if url:
         raise BackendError(
             f"armloop serve is already running at {url}",
             "other commands use it already; stop it with Ctrl-C in its terminal",
         )
-    if not llama_installed():
-        raise BackendError("llama-cpp-python is not installed", "run `make venv`")
     port = port or free_port()
     _check_port_free(port)
-    server = LocalServer(ensure_model(), port=port)
+    binary = ensure_server(_build_progress(Console()))
+    server = LocalServer(ensure_model(), port=port, binary=binary, slots=slots)
     console = Console()
     console.print(f"starting the embedded model at {server.url} (log: {server.log})")
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -204,3 +199,25 @@ def _check_port_free(port: int) -> None:
 def model_fetch_command() -> None:
     """Join and verify the embedded model; print where it is."""
     print(ensure_model())
+
+
+def model_server_command() -> None:
+    """Build llama.cpp's llama-server (unless it is built); print where it is."""
+    found = find_server()
+    if found is None:
+        found = ensure_server(_build_progress(Console()))
+    print(found)
+
+
+def _build_progress(console: Console):
+    """A progress callback for server_build that prints each step and every tenth percent."""
+    last = {"what": "", "tenth": -1}
+
+    def report(what: str, done: float | None) -> None:
+        tenth = -1 if done is None else int(done * 10)
+        if what != last["what"] or tenth != last["tenth"]:
+            share = "" if done is None else f" {done * 100:.0f}%"
+            console.print(f"[dim]llama-server:[/] {what}{share}")
+            last.update(what=what, tenth=tenth)
+
+    return report

@@ -153,7 +153,7 @@ def prepare(
         t_backend = time.perf_counter()
         backend = backend or open_model_backend(plan.backend)
         prefix = build_messages(plan.task, plan.options.seeds, [])
-        warm = backend.warm(prefix)
+        warm = backend.warm(prefix, streams=plan.options.candidates)
         backend_s = time.perf_counter() - t_backend
         if write_config:
             _write_config(rundir, plan, backend)
