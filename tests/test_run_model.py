@@ -75,3 +75,29 @@ def test_run_reach_on_the_embedded_model(tmp_path: Path) -> None:
     # stdout is a pipe, not a terminal: one plain line per finished iteration
     lines = [x for x in proc.stdout.splitlines() if x.startswith("iteration ")]
     assert len(lines) == len(summary["iterations"]), proc.stdout
+
+
+def test_two_candidates_stream_at_once_from_the_shared_prefix(tmp_path: Path) -> None:
+    """Width on the embedded model: llama-server's slots stream both candidates at once, and
+    both start from the prefix that setup prefilled (the server says how much it had cached)."""
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "loop.cli", "run", "reach", "--candidates", "2",
+               "--max-iters", "1", "--seeds", "1", "--out", str(out)]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    config = tomllib.loads((out / "config.toml").read_text())
+    assert config["backend"]["kind"] == "local"
+    summary = json.loads((out / "summary.json").read_text())
+    setup = summary["setup_s"]
+    assert setup["backend_prefill_s"] > 0
+    first = summary["iterations"][0]
+    assert len(first["candidates"]) == 2
+    events = list(read_events(out / "events.jsonl"))
+    spans = []
+    for e in events:
+        if e["stage"] == "generate" and e["ok"]:
+            spans.append((e["t"] - e["seconds"], e["t"]))
+            assert e["tokens_cached"] > 0.8 * e["tokens_in"], e  # the prefix, not prefilled again
+    assert len(spans) == 2, events
+    (a0, a1), (b0, b1) = sorted(spans)
+    assert b0 < a1, f"the second candidate only streamed after the first ended: {spans}"

@@ -103,8 +103,17 @@ class LocalBackend(Backend):
                 self.server = self._server(streams)
                 url = self.server.start().url
             inner = replace(self.config, kind="openai", base_url=url, api_key_env=None)
-            self._inner = OpenAIBackend(inner, unreachable_fix="restart `armloop serve`")
+            self._inner = OpenAIBackend(
+                inner, unreachable_fix="restart `armloop serve`", extra_body=self._extra_body()
+            )
         return self._inner.url
+
+    def _extra_body(self) -> dict:
+        """llama.cpp sends its timings (cache_n: prompt tokens it had cached) with every
+        chunk when asked, so a stream cut at the code's end still says what was cached."""
+        if (self.config.server or "llama.cpp") == "llama.cpp":
+            return {"timings_per_token": True}
+        return {}
 
     def _server(self, streams: int) -> LocalServer:
         kind = self.config.server or "llama.cpp"

@@ -52,8 +52,9 @@ class OpenAIStream(Stream):
             self.completed = True  # a clean end after finish_reason, [DONE] or not
 
     def _read_usage(self, chunk: dict) -> None:
-        """Token counts from `usage` (OpenAI, vLLM), cached prompt tokens from
-        `usage.prompt_tokens_details.cached_tokens` (OpenAI) or `timings.cache_n` (llama.cpp)."""
+        """Token counts from `usage` (OpenAI, vLLM); cached prompt tokens from
+        `usage.prompt_tokens_details.cached_tokens` (OpenAI) or `timings` (llama.cpp, whose
+        cache_n + prompt_n is the prompt's length)."""
         usage = chunk.get("usage")
         if isinstance(usage, dict):
             self._server_in = count(usage.get("prompt_tokens"), self._server_in)
@@ -63,7 +64,10 @@ class OpenAIStream(Stream):
                 self.tokens_cached = count(details.get("cached_tokens"), self.tokens_cached)
         timings = chunk.get("timings")
         if isinstance(timings, dict):
-            self.tokens_cached = count(timings.get("cache_n"), self.tokens_cached)
+            cached, fresh = count(timings.get("cache_n")), count(timings.get("prompt_n"))
+            self.tokens_cached = cached if cached is not None else self.tokens_cached
+            if cached is not None and fresh is not None and not isinstance(usage, dict):
+                self._server_in = cached + fresh  # the prompt, by the server's own count
 
     def _parse(self, data: str) -> dict:
         try:
@@ -96,7 +100,12 @@ class OpenAIBackend(Backend):
 
     kind = "openai"
 
-    def __init__(self, config: BackendConfig, unreachable_fix: str | None = None) -> None:
+    def __init__(
+        self,
+        config: BackendConfig,
+        unreachable_fix: str | None = None,
+        extra_body: dict | None = None,
+    ) -> None:
         base_url = (config.base_url or OPENAI_URL).rstrip("/")
         super().__init__(_with(config, base_url=base_url))
         self.url = base_url
@@ -106,6 +115,7 @@ class OpenAIBackend(Backend):
         self._stream_options = True
         self._tokenizer: str | None | bool = None  # None: not looked up yet; False: none
         self._policy = RetryPolicy(max_attempts=config.max_attempts)
+        self._extra_body = dict(extra_body or {})  # server-specific fields of every request
         self._unreachable_fix = unreachable_fix or (
             f"start the server at {base_url}, or fix --base-url / the profile's base_url"
         )
@@ -154,6 +164,7 @@ class OpenAIBackend(Backend):
 
     def _payload(self, request: ChatRequest) -> dict:
         payload: dict = {"model": self.model or "default", "messages": request.messages}
+        payload.update(self._extra_body)
         payload["stream"] = True
         if self._stream_options:
             payload["stream_options"] = {"include_usage": True}

@@ -197,6 +197,7 @@ class CandidateRun:
             bool(r.reply),
             tokens_in=r.tokens_in,
             tokens_out=r.tokens_out,
+            tokens_cached=stream.tokens_cached,
             tokens_per_s=r.tokens_per_s,
             usage_from_server=stream.usage_from_server,
             tokens_method=stream.tokens_method,
