@@ -89,7 +89,11 @@ class LocalServer:
     """One embedded-model server process. Context manager; stop() kills its process group.
 
     `server` is "llama.cpp" (needs `binary`) or "llama-cpp-python"; `slots` is how many
-    requests llama.cpp serves at once (each with n_ctx tokens of the shared KV cache)."""
+    requests llama.cpp serves at once (each with n_ctx tokens of the shared KV cache).
+    Idle slots keep what they hold (`--no-cache-idle-slots`): by default llama.cpp moves
+    an idle slot to its host-memory cache and clears it whenever another slot starts a
+    task, and of four slots holding the run's prefix one came back empty and prefilled it
+    again (62 s to first token, stalling the other three streams for 40 s)."""
 
     def __init__(
         self,
@@ -132,7 +136,8 @@ class LocalServer:
             str(self.binary), "--model", str(self.model), "--alias", MODEL_ID,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--ctx-size", str(self.n_ctx * self.slots), "--parallel", str(self.slots),
-            "--kv-unified", "--threads", str(self.threads), "--threads-batch", batch,
+            "--kv-unified", "--no-cache-idle-slots",
+            "--threads", str(self.threads), "--threads-batch", batch,
             "--slot-save-path", str(self.slot_dir), "--no-webui", "--metrics",
         ]  # fmt: skip
 
