@@ -11,7 +11,7 @@ import zipfile
 import httpx
 import pytest
 
-from loop.backends import BackendConfig, BackendError, ChatRequest, open_backend
+from loop.backends import BackendConfig, BackendError, ChatRequest, make_backend, open_backend
 from loop.backends import model_files as mf
 from loop.backends.local_server import LocalServer
 from loop.backends.server_build import ensure_server
@@ -64,7 +64,7 @@ def test_a_bad_server_binary_or_name_is_refused(tmp_path, monkeypatch):
     with pytest.raises(BackendError, match="ARMLOOP_LLAMA_SERVER"):
         ensure_server()
     with pytest.raises(BackendError, match="not an embedded model server"):
-        open_backend(BackendConfig(name="local", kind="local", server="vllm"))
+        make_backend(BackendConfig(name="local", kind="local", server="vllm"))
 
 
 def _fake_parts(tmp_path, monkeypatch, payloads: list[bytes]) -> None:
