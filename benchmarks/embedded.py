@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = args.part or ["servers", "threads"]
     tokens = args.tokens or (48 if args.quick else 96)
     console = Console(width=max(Console().width, 150))
-    console.print(f"[dim]sampling sent explicitly: {dict(EMBEDDED_SAMPLING)}[/]")
+    console.print(f"[dim]sampling sent explicitly: {EMBEDDED_SAMPLING.sent()}[/]")
     if "servers" in parts:
         rows = [server_row(s, tokens, args.quick) for s in ("llama.cpp", "llama-cpp-python")]
         print_servers(console, rows, tokens)
