@@ -96,7 +96,7 @@ def test_two_candidates_stream_at_once_from_the_shared_prefix(tmp_path: Path) ->
     spans = []
     for e in events:
         if e["stage"] == "generate" and e["ok"]:
-            spans.append((e["t"] - e["seconds"], e["t"]))
+            spans.append((e["t"] - e["duration_s"], e["t"]))
             assert e["tokens_cached"] > 0.8 * e["tokens_in"], e  # the prefix, not prefilled again
     assert len(spans) == 2, events
     (a0, a1), (b0, b1) = sorted(spans)
