@@ -21,7 +21,10 @@ from loop.testing.scripted_server import ScriptedServer
 REFERENCE = (TASKS_DIR / "reference" / "reach.py").read_text()
 WORKING = f"Here is the controller.\n```python\n{REFERENCE}```\nThat is all."
 # a reply whose generation dominates the cycle, so simulator jitter stays small beside it
-PLAN = "Plan: move along a straight line to the target, then hold there. " * 12
+# (numbered steps: one sentence 12 times over is a repetition the stream would cut)
+PLAN = " ".join(
+    f"Step {i}: move along a straight line to the target, then hold." for i in range(12)
+)
 PLANNED = f"{PLAN}\n```python\n{REFERENCE}```\nThat is all."
 BROKEN = WORKING.replace("def step(self, obs):", "def step(self, obs):\n        1 / 0")
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from loop import TASKS_DIR
 from loop.commands.run import run_command
+from loop.report.runs import load_trial
 from loop.run.rundir import STAGES, read_events
 from loop.run.setup import BackendChoice
 from loop.testing.scripted_server import ScriptedServer
@@ -215,3 +218,110 @@ def test_wall_time_is_setup_plus_the_cycles_and_a_pipe_gets_plain_lines(tmp_path
     setup = data["setup_s"]
     assert setup["total"] >= max(setup["backend"], setup["simulator"])
     assert abs(data["wall_s"] - (setup["total"] + cycles)) < 1.0, data
+
+
+# -- a reply that degenerates into repeating itself -------------------------------------------
+
+TWO_LINES = (
+    '        error = np.asarray(obs["target_pos"]) - np.asarray(obs["ee_pos"])\n'
+    "        action = self.kp * error\n"
+)
+DEGENERATE = (
+    "Here is the controller.\n```python\n"
+    + REFERENCE.split("    def step")[0]
+    + "    def step(self, obs):\n"
+    + TWO_LINES * 2000
+)
+PROFILE = """
+[backends.rep]
+backend = "openai"
+base_url = "{url}"
+model = "scripted"
+temperature = 0.3
+
+[backends.rep.sampling]
+top_p = 0.9
+top_k = 20
+repeat_penalty = 1.1
+"""
+
+
+def run_profile(server: ScriptedServer, tmp_path: Path, out: Path, max_iters: int) -> int:
+    config = tmp_path / "armloop.toml"
+    config.write_text(PROFILE.format(url=server.url))
+    return run_command(
+        "reach",
+        choice=BackendChoice(name="rep", config=config),
+        max_iters=max_iters,
+        seeds=1,
+        out=out,
+        resume=None,
+    )
+
+
+def wait_disconnected(server: ScriptedServer, index: int) -> bool:
+    deadline = time.monotonic() + 30
+    while not server.disconnected[index] and time.monotonic() < deadline:
+        time.sleep(0.01)  # the server notices the hang-up before its next token
+    return server.disconnected[index]
+
+
+def test_a_reply_repeating_itself_is_cut_recorded_and_told_to_the_model(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with ScriptedServer([DEGENERATE, fenced(REFERENCE)], tokens_per_s=4000) as server:
+        code = run_profile(server, tmp_path, out, max_iters=3)
+        requests = completions(server)
+        assert wait_disconnected(server, 0)
+    assert code == 0
+    data = summary(out)
+    assert_complete(out, 2)
+    first = data["iterations"][0]
+    assert not first["success"] and data["iterations_to_success"] == 2
+    # the failure says what repeated and what the cut saved
+    assert "repeated itself" in first["error"] and "times in a row" in first["error"]
+    assert "tokens not generated" in first["error"] and "s saved at" in first["error"]
+    cut = first["repetition"]
+    assert cut["block"] == TWO_LINES and cut["max_tokens"] == 1200
+    assert first["tokens_out"] == cut["tokens_out"] < 600  # well before max_tokens
+    assert cut["tokens_saved"] == 1200 - cut["tokens_out"] and cut["seconds_saved"] > 0
+    result = json.loads((out / "iter_001" / "result.json").read_text())
+    assert result["repetition"] == cut and "fell into a loop" in result["feedback"]
+    events = [e for e in read_events(out / "events.jsonl") if e["iteration"] == 1]
+    generate = next(e for e in events if e["stage"] == "generate")
+    assert not generate["ok"] and "repeated itself" in generate["error"]
+    assert generate["repetition"] == cut
+    assert TWO_LINES * 3 in (out / "iter_001" / "response.md").read_text()
+    # the next prompt starts afresh and says the reply repeated itself
+    second = requests[1]["messages"]
+    assert [m["role"] for m in second] == ["system", "user"]
+    assert "fell into a loop" in second[-1]["content"]
+    assert "times in a row" in second[-1]["content"]
+    # the sampling parameters reach the server, and config.toml records what was sent
+    for request in requests:
+        assert (request["temperature"], request["top_p"], request["top_k"]) == (0.3, 0.9, 20)
+        assert request["repeat_penalty"] == 1.1 and request["max_tokens"] == 1200
+    config = tomllib.loads((out / "config.toml").read_text())
+    sampling = config["backend"]["options"]["sampling"]
+    assert sampling == {"temperature": 0.3, "top_p": 0.9, "top_k": 20, "repeat_penalty": 1.1}
+    assert config["backend"]["options"]["repetition_cut"] is True
+    trial = load_trial(out, 1)  # the report reads it
+    assert trial.backend == "rep" and trial.summary["success"]
+
+
+def test_two_cuts_in_a_row_do_not_stop_the_run_and_resume_reads_them(tmp_path: Path) -> None:
+    """A cut reply is the model's failure, not the server's: the run goes on to its last
+    iteration, and `--resume` reads the run directory (config.toml with its sampling table)
+    back and tells the model again."""
+    out = tmp_path / "run"
+    with ScriptedServer([DEGENERATE, DEGENERATE, fenced(REFERENCE)], tokens_per_s=4000) as server:
+        assert run_profile(server, tmp_path, out, max_iters=2) == 1
+        data = summary(out)
+        assert "backend failed" not in data["stopped_reason"]
+        assert [("repetition" in it) for it in data["iterations"]] == [True, True]
+        code = run_command(None, choice=BackendChoice(), max_iters=3, seeds=1, out=None, resume=out)
+        resumed = completions(server)[-1]
+    assert code == 0
+    assert "fell into a loop" in resumed["messages"][-1]["content"]
+    assert resumed["top_k"] == 20  # the profile, reopened from the selection
+    assert summary(out)["iterations_to_success"] == 3
+    assert_complete(out, 3)

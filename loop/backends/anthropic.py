@@ -7,7 +7,9 @@ are skipped), content_block_stop, message_delta (stop_reason, cumulative
 usage.output_tokens), message_stop (the end: nothing after it is read), ping, error; ping
 and unknown named events are skipped unread, as Anthropic's versioning policy asks (an
 unnamed event is typed by its body's `type`). Usage counts that are not non-negative ints
-are ignored. `seed` has no Anthropic equivalent and is not sent.
+are ignored. `seed` has no Anthropic equivalent and is not sent. Of the sampling parameters
+the Messages API takes top_p and top_k; a config with any other (min_p, repeat_penalty,
+presence_penalty, frequency_penalty) is refused when the backend is made.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ ANTHROPIC_URL = "https://api.anthropic.com"
 ANTHROPIC_MODEL = "claude-3-5-haiku-latest"
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
+SAMPLING = ("top_p", "top_k")  # the sampling parameters the Messages API takes
 # named events this backend reads; "message" is an unnamed event (typed by its body)
 KNOWN_EVENTS = {
     "message", "message_start", "content_block_start", "content_block_delta",
@@ -92,6 +95,14 @@ class AnthropicBackend(Backend):
     kind = "anthropic"
 
     def __init__(self, config: BackendConfig) -> None:
+        refused = [name for name in config.sampling.sent() if name not in SAMPLING]
+        if refused:
+            raise BackendError(
+                f"backend {config.name!r}: the Anthropic Messages API takes no "
+                f"{', '.join(refused)}",
+                f"remove {', '.join(refused)} from [backends.{config.name}.sampling]; "
+                f"it takes {' and '.join(SAMPLING)}",
+            )
         root = (config.base_url or ANTHROPIC_URL).rstrip("/").removesuffix("/v1")
         super().__init__(replace(config, base_url=root, model=config.model or ANTHROPIC_MODEL))
         self.url = f"{root}/v1/messages"
@@ -122,22 +133,23 @@ class AnthropicBackend(Backend):
             attempts=sent.attempts,
             retry_wait_s=sent.retry_wait_s,
             estimate_in=lambda: (chars // 4, "chars/4"),
+            max_tokens=self._max_tokens(request),
+            repetition_cut=self.config.repetition_cut,
         )
 
     def _payload(self, request: ChatRequest) -> dict:
         system = [m["content"] for m in request.messages if m.get("role") == "system"]
         messages = [m for m in request.messages if m.get("role") != "system"]
-        max_tokens = request.max_tokens or self.config.max_tokens or DEFAULT_MAX_TOKENS
+        max_tokens = self._max_tokens(request)
         payload: dict = {"model": self.model, "max_tokens": max_tokens, "messages": messages}
         if system:
             payload["system"] = "\n\n".join(system)
-        temperature = request.temperature
-        if temperature is None:
-            temperature = self.config.temperature
-        if temperature is not None:
-            payload["temperature"] = temperature
+        payload.update(self.sampling_params(request))
         payload["stream"] = True
         return payload
+
+    def _max_tokens(self, request: ChatRequest) -> int:
+        return request.max_tokens or self.config.max_tokens or DEFAULT_MAX_TOKENS
 
     def _headers(self) -> dict[str, str]:
         headers = {"anthropic-version": ANTHROPIC_VERSION, "accept": "text/event-stream"}

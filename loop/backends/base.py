@@ -16,7 +16,10 @@ one token per chunk). `tokens_in` is the server's count when sent, else an estim
 
 Every failure while iterating is a BackendError: the protocol's own errors, and anything
 unexpected while reading or decoding the stream (wrapped, the cause chained), so a
-caller's `except BackendError` is enough. Events with blank data carry nothing and are
+caller's `except BackendError` is enough. A reply that degenerates into repeating itself is
+cut (the response closed, so the server stops) with RepetitionCut, a BackendError saying what
+repeated and what the cut saved (loop/backends/repetition.py), unless the backend's config
+has repetition_cut = False. Events with blank data carry nothing and are
 skipped before the protocol sees them; a delta that is not a str is a malformed event.
 """
 
@@ -31,6 +34,8 @@ from typing import Protocol
 
 import httpx
 
+from loop.backends.repetition import Repetition, RepetitionCut, RepetitionDetector
+from loop.backends.sampling import Sampling
 from loop.errors import BackendError
 
 
@@ -69,7 +74,11 @@ DEFAULT_TEMPERATURE = 0.2
 
 @dataclass(frozen=True)
 class BackendConfig:
-    """A resolved backend: a built-in kind or an armloop.toml profile, plus CLI overrides."""
+    """A resolved backend: a built-in kind or an armloop.toml profile, plus CLI overrides.
+
+    `sampling`: the sampling parameters sent in every request besides temperature (only
+    those set; loop/backends/sampling.py). `repetition_cut`: cut a reply that repeats itself
+    (loop/backends/repetition.py)."""
 
     name: str
     kind: str  # local | openai | anthropic
@@ -86,6 +95,8 @@ class BackendConfig:
     threads: int | None = None  # local: decoding threads
     max_attempts: int = 4
     timeouts: Timeouts = field(default_factory=Timeouts)
+    sampling: Sampling = field(default_factory=Sampling)
+    repetition_cut: bool = True
 
 
 class Watchdog:
@@ -155,8 +166,11 @@ class Stream:
         attempts: int = 1,
         retry_wait_s: float = 0.0,
         estimate_in: Callable[[], tuple[int, str]] | None = None,
+        max_tokens: int | None = None,
+        repetition_cut: bool = True,
     ) -> None:
         self.url = url
+        self.max_tokens = max_tokens  # what the request allowed (None: the server's limit)
         self.t_sent = t_sent
         self.t_headers = time.perf_counter()
         self.t_first_token: float | None = None
@@ -178,6 +192,7 @@ class Stream:
         self._iter: Iterator[str] | None = None
         self._closed = False
         self._last_data: str | None = None  # the last event's data, for error messages
+        self._repetition = RepetitionDetector() if repetition_cut else None
 
     # -- the caller's side -------------------------------------------------------------
 
@@ -288,8 +303,10 @@ class Stream:
                 if self.t_first_token is None:
                     self.t_first_token = now
                     self._watchdog.got_token()
-                self.t_last_token = now
                 self.chunks_out += 1
+                if self._repetition is not None and (found := self._repetition.feed(delta)):
+                    raise self._repeating(found, now)
+                self.t_last_token = now
                 yield delta
         except BackendError:
             raise
@@ -322,6 +339,15 @@ class Stream:
             self._last_data = event.data
             if event.data.strip():  # `data:` alone (a keepalive) carries nothing
                 yield event
+
+    def _repeating(self, found: Repetition, now: float) -> RepetitionCut:
+        """Close the response (the server stops generating) and say what that saved."""
+        self.close()
+        span = now - self.t_first_token if self.t_first_token is not None else 0.0
+        rate = (self.chunks_out - 1) / span if span > 0 and self.chunks_out >= 2 else None
+        return RepetitionCut(
+            found, tokens_out=self.chunks_out, max_tokens=self.max_tokens, tokens_per_s=rate
+        )
 
     def _unreadable(self, exc: Exception) -> BackendError:
         last = "" if self._last_data is None else f"; last event: {self._last_data[:200]!r}"
@@ -400,8 +426,20 @@ class Backend:
     def base_url(self) -> str | None:
         return self.config.base_url
 
+    def sampling_params(self, request: ChatRequest | None = None) -> dict[str, float | int]:
+        """The sampling parameters a request's body carries: temperature (the request's, else
+        the config's) and the config's `sampling`, only those set."""
+        temperature = self.config.temperature
+        if request is not None and request.temperature is not None:
+            temperature = request.temperature
+        sent: dict[str, float | int] = {} if temperature is None else {"temperature": temperature}
+        return {**sent, **self.config.sampling.sent()}
+
     def describe(self) -> dict:
-        """Everything needed to repeat a run with this backend (the key's variable name only)."""
+        """Everything needed to repeat a run with this backend (the key's variable name only).
+
+        options.sampling is what every request sends unless the loop sets a request's own
+        temperature (the generate events in events.jsonl carry each request's)."""
         c = self.config
         options = {
             "temperature": c.temperature,
@@ -409,7 +447,9 @@ class Backend:
             "price_in_per_mtok": self.price_in_per_mtok,
             "price_out_per_mtok": self.price_out_per_mtok,
             "max_attempts": c.max_attempts,
+            "repetition_cut": c.repetition_cut,
             "timeouts": asdict(c.timeouts),
+            "sampling": self.sampling_params(),
         }
         if c.n_ctx is not None:
             options["n_ctx"] = c.n_ctx

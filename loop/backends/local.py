@@ -35,6 +35,7 @@ from loop.backends.local_server import (
 )
 from loop.backends.model_files import cache_dir, ensure_model
 from loop.backends.openai import OpenAIBackend
+from loop.backends.sampling import EMBEDDED_SAMPLING
 from loop.backends.server_build import ensure_server
 from loop.errors import BackendError
 
@@ -83,6 +84,7 @@ class LocalBackend(Backend):
             config,
             model=config.model or MODEL_ID,
             n_ctx=config.n_ctx or DEFAULT_N_CTX,
+            sampling=config.sampling if config.sampling.sent() else EMBEDDED_SAMPLING,
             price_in_per_mtok=price_in,
             price_out_per_mtok=price_out,
         )

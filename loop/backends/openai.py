@@ -6,7 +6,9 @@ the backend remembers. Without a usage chunk, tokens_out counts content-bearing 
 (one token per chunk on OpenAI, vLLM and llama.cpp) and tokens_in is estimated: with the
 server's own tokenizer when its OpenAPI document lists `/extras/tokenize/count`
 (llama-cpp-python), plus 4 tokens per message and 3 for the reply's priming; else chars/4.
-The reply ends at `data: [DONE]`: nothing after it is read.
+The reply ends at `data: [DONE]`: nothing after it is read. The body carries temperature
+and the config's sampling parameters (top_p, top_k, min_p, repeat_penalty, presence_penalty,
+frequency_penalty: llama.cpp, llama-cpp-python and vLLM take them all), only those set.
 """
 
 from __future__ import annotations
@@ -150,6 +152,8 @@ class OpenAIBackend(Backend):
             attempts=sent.attempts,
             retry_wait_s=sent.retry_wait_s,
             estimate_in=lambda: self._estimate_tokens_in(request.messages),
+            max_tokens=_first(request.max_tokens, self.config.max_tokens),
+            repetition_cut=self.config.repetition_cut,
         )
 
     def _send(self, url: str, request: ChatRequest) -> Sent | httpx.Response:
@@ -168,10 +172,8 @@ class OpenAIBackend(Backend):
         payload["stream"] = True
         if self._stream_options:
             payload["stream_options"] = {"include_usage": True}
-        temperature = _first(request.temperature, self.config.temperature)
+        payload.update(self.sampling_params(request))
         max_tokens = _first(request.max_tokens, self.config.max_tokens)
-        if temperature is not None:
-            payload["temperature"] = temperature
         if max_tokens is not None:
             payload["max_tokens"] = max_tokens
         if request.seed is not None:

@@ -9,11 +9,17 @@
     max_tokens = 2048
     price_in_per_mtok = 0.59                # USD per million tokens, for cost columns
     price_out_per_mtok = 0.79
+    repetition_cut = true                   # cut a reply that repeats itself (the default)
+
+    [backends.groq.sampling]                # sent in every request, only those given
+    top_p = 0.95                            # also top_k, min_p, repeat_penalty,
+    frequency_penalty = 0.2                 # presence_penalty (loop/backends/sampling.py)
 
 The embedded model (backend = "local") also takes n_ctx, server ("llama.cpp", the
 default, or "llama-cpp-python"), slots (requests served at once) and threads (decoding
-threads). Also: max_attempts, connect_s, first_token_s, stall_s. Unknown keys are
-rejected, naming them and the allowed ones. Other top-level tables are not ours.
+threads). Also: max_attempts, connect_s, first_token_s, stall_s. Unknown keys (and
+unknown sampling parameters) are rejected, naming them and the allowed ones. Other top-level
+tables are not ours.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from pathlib import Path
 
 from loop.backends.base import BackendConfig, Timeouts
 from loop.backends.kinds import KINDS
+from loop.backends.sampling import ALLOWED as SAMPLING_NAMES
+from loop.backends.sampling import sampling_from_table
 from loop.errors import BackendError
 
 DEFAULT_CONFIG = Path("armloop.toml")
@@ -32,7 +40,9 @@ _STR = {"backend", "model", "base_url", "api_key_env", "server"}
 _NUM = {"temperature", "price_in_per_mtok", "price_out_per_mtok"}
 _NUM |= {"connect_s", "first_token_s", "stall_s"}
 _INT = {"max_tokens", "n_ctx", "max_attempts", "slots", "threads"}
-ALLOWED = _STR | _NUM | _INT
+_BOOL = {"repetition_cut"}
+_TABLE = {"sampling"}
+ALLOWED = _STR | _NUM | _INT | _BOOL | _TABLE
 
 
 @dataclass(frozen=True)
@@ -65,9 +75,12 @@ def _profile(path: Path, name: str, table: object) -> BackendConfig:
         raise BackendError(f"{where} is not a table", f"write it as [backends.{name}]")
     unknown = sorted(set(table) - ALLOWED)
     if unknown:
+        fix = f"allowed keys: {', '.join(sorted(ALLOWED))}"
+        misplaced = [k for k in unknown if k in SAMPLING_NAMES]
+        if misplaced:
+            fix += f"; put {', '.join(misplaced)} in a [backends.{name}.sampling] table"
         raise BackendError(
-            f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}",
-            f"allowed keys: {', '.join(sorted(ALLOWED))}",
+            f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}", fix
         )
     for key, value in table.items():
         _check_type(where, key, value)
@@ -85,14 +98,21 @@ def _profile(path: Path, name: str, table: object) -> BackendConfig:
     )
     fields = {
         k: table[k]
-        for k in ALLOWED - {"backend", "connect_s", "first_token_s", "stall_s"}
+        for k in ALLOWED - {"backend", "connect_s", "first_token_s", "stall_s"} - _TABLE
         if k in table
     }
+    if "sampling" in table:
+        sampling_where = f"{path} [backends.{name}.sampling]"
+        fields["sampling"] = sampling_from_table(sampling_where, table["sampling"])
     return BackendConfig(name=name, kind=kind, timeouts=timeouts, **fields)
 
 
 def _check_type(where: str, key: str, value: object) -> None:
-    if key in _STR:
+    if key in _TABLE:
+        return  # checked by its own reader, which names its keys
+    if key in _BOOL:
+        ok, want = isinstance(value, bool), "true or false"
+    elif key in _STR:
         ok, want = isinstance(value, str) and value != "", "a non-empty string"
     elif key in _INT:
         ok, want = (

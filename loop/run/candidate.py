@@ -3,7 +3,9 @@ load, simulate, score, feedback. The Loop runs one per iteration, or several at 
 
 A candidate whose code repeats an earlier attempt, or a candidate of the same iteration that
 got there first, is not simulated again; a model server that fails is this candidate's
-recorded failure (any exception while streaming, not only a BackendError).
+recorded failure (any exception while streaming, not only a BackendError). A reply cut for
+repeating itself (RepetitionCut) is a recorded failure too, with what repeated and what the
+cut saved, and feedback for the next prompt: it is the model's failure, not the server's.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from loop.backends.base import ChatBackend, ChatRequest, Stream
+from loop.backends.repetition import RepetitionCut
 from loop.errors import ArmloopError
 from loop.run import stages
 from loop.run.extract import Extraction, FenceWatcher, extract_code
@@ -217,11 +220,43 @@ class CandidateRun:
         reason = exc.problem if isinstance(exc, ArmloopError) else f"{type(exc).__name__}: {exc}"
         r.error, r.reply, r.feedback = f"model backend: {reason}", partial, ""
         self.write("response.md", partial)
-        if t_first is None:
+        if isinstance(exc, RepetitionCut) and stream is not None and t_first is not None:
+            self._cut_repeating(stream, t_request, t_first, now, exc)
+        elif t_first is None:
             self.sink("ttft", now - t_request, False, error=reason)
         else:
             self.sink("ttft", t_first - t_request, True)
             self.sink("generate", now - t_first, False, error=reason)
+
+    def _cut_repeating(
+        self, stream: Stream, t_request: float, t_first: float, now: float, cut: RepetitionCut
+    ) -> None:
+        """The reply was cut for repeating itself: the tokens it cost, what the cut saved, and
+        feedback that tells the model so."""
+        r = self.record
+        r.error, r.repetition = cut.problem, cut.details()
+        r.tokens_in, r.tokens_out = int(stream.tokens_in or 0), int(stream.tokens_out or 0)
+        r.tokens_per_s = float(cut.tokens_per_s or 0.0)
+        self.sink("ttft", max(0.0, t_first - (stream.t_sent or t_request)), True)
+        self.sink(
+            "generate",
+            now - t_first,
+            False,
+            error=cut.problem,
+            repetition=r.repetition,
+            tokens_in=r.tokens_in,
+            tokens_out=r.tokens_out,
+            tokens_per_s=r.tokens_per_s,
+            tokens_method=stream.tokens_method,
+            temperature=r.temperature,
+            seed=r.seed,
+        )
+        t0 = time.perf_counter()
+        rep = cut.repetition
+        r.feedback = render(
+            "repeated_itself", attempt=r.index, block=rep.quote(), repeats=rep.repeats
+        )
+        self.sink("feedback", time.perf_counter() - t0, True, chars=len(r.feedback))
 
     def _extract(self) -> Extraction:
         r = self.record

@@ -95,7 +95,7 @@ class LiveTable:
                 if name in event:
                     row[name] = event[name]
             if not event.get("ok", True) and event.get("error"):
-                row["error"] = "backend error"
+                row["error"] = "repeated itself" if event.get("repetition") else "backend error"
             self.status = f"{_label(key)}: {stage} done"
             if stage == "feedback" or (row.get("error") and stage in ("ttft", "generate")):
                 self._plain_line(key)

@@ -136,7 +136,7 @@ class Loop:
                 if record.success:
                     self.stopped_reason = "success"
                     break
-                failures = failures + 1 if record.error else 0
+                failures = failures + 1 if record.backend_failed else 0
                 if failures >= self.options.max_backend_failures:
                     self.stopped_reason = f"model backend failed {failures} times: {record.error}"
                     break
@@ -289,7 +289,7 @@ class Loop:
 
     def _finish_iteration(self, record: IterationRecord) -> None:
         self.records.append(record)
-        if not record.error:
+        if not record.backend_failed:
             self.history.append(record.attempt())
         self.rundir.write_result(record.index, record.result())
         self.write_summary()

@@ -30,6 +30,7 @@ class Attempt:
     feedback: str
     repeat_of: int | None = None
     others: tuple[str, ...] = ()  # one line on each other candidate of that iteration
+    repeated_itself: bool = False  # the reply was cut for repeating itself; feedback says so
 
 
 @cache
@@ -112,8 +113,9 @@ def build_messages(
 ) -> list[dict[str, str]]:
     """System + task, then (after a failure) the last attempt and its feedback.
 
-    After a repeated answer the conversation starts afresh: the failed code is left out (a
-    small model copies the code it sees) and the task message ends with what went wrong."""
+    After a repeated answer, or a reply cut for repeating itself, the conversation starts
+    afresh: the failed reply is left out (a small model copies what it sees) and the task
+    message ends with what went wrong."""
     messages = [
         {"role": "system", "content": system_message(task)},
         {"role": "user", "content": task_message(task, seeds)},
@@ -126,6 +128,9 @@ def build_messages(
         messages[-1]["content"] += "\n" + note
         return messages
     last = history[-1]
+    if last.repeated_itself:
+        messages[-1]["content"] += "\n" + last.feedback.strip() + "\n"
+        return messages
     answer = (
         f"```python\n{last.code.rstrip()}\n```" if last.code else last.reply.strip() or "(empty)"
     )

@@ -36,6 +36,9 @@ class CandidateRecord:
     code: str | None = None
     feedback: str = ""
     error: str | None = None  # the harness or model server failed (not the controller)
+    # the reply was cut for repeating itself: what repeated and what the cut saved
+    # (RepetitionCut.details()); `error` says so too, and `feedback` tells the model
+    repetition: dict[str, Any] | None = None
     repeat_of: int | None = None  # the iteration whose code this repeats
     repeat_of_candidate: int | None = None
     evaluation: dict[str, Any] | None = None
@@ -56,9 +59,15 @@ class CandidateRecord:
         """It was simulated (not a repeat, not refused, not a backend failure)."""
         return self.evaluation is not None
 
-    def rank(self) -> tuple[bool, bool, float, int]:
-        """Best first: success, then ran, then score, then the earlier candidate."""
-        return (self.success, self.ran, self.score, -self.candidate)
+    @property
+    def answered(self) -> bool:
+        """The model gave an answer the next prompt can talk about (a reply cut for repeating
+        itself is one; a server that failed gave none)."""
+        return self.error is None or self.repetition is not None
+
+    def rank(self) -> tuple[bool, bool, float, bool, int]:
+        """Best first: success, then ran, then score, then answered, then the earlier one."""
+        return (self.success, self.ran, self.score, self.answered, -self.candidate)
 
     def summary(self) -> dict[str, Any]:
         entry = {
@@ -74,6 +83,8 @@ class CandidateRecord:
         }
         if self.error:
             entry["error"] = self.error
+        if self.repetition:
+            entry["repetition"] = self.repetition
         if self.repeat_of:
             entry["repeat_of"] = self.repeat_of
         return entry
@@ -97,6 +108,12 @@ class CandidateRecord:
 
     def one_line(self) -> str:
         """How this candidate failed, in one line (for the next prompt)."""
+        if self.repetition:
+            quote = repr(str(self.repetition.get("block", ""))[:40])
+            times = self.repetition.get("repeats")
+            return (
+                f"candidate {self.candidate}: its reply repeated {quote} {times} times and was cut"
+            )
         if self.error:
             return f"candidate {self.candidate}: no answer ({self.error})"
         if self.repeat_of:
@@ -124,6 +141,7 @@ class CandidateRecord:
                 setattr(record, key, result[key])
         record.stages.update(result.get("stages", {}))
         record.error = result.get("error")
+        record.repetition = result.get("repetition")
         record.repeat_of = result.get("repeat_of")
         return record
 
@@ -156,9 +174,17 @@ class IterationRecord:
 
     @property
     def error(self) -> str | None:
-        """Set when every candidate failed on the model backend."""
+        """Set when every candidate failed on the model backend (or was cut for repeating
+        itself)."""
         errors = [c.error for c in self.candidates]
         return errors[0] if errors and all(errors) else None
+
+    @property
+    def backend_failed(self) -> bool:
+        """No candidate gave an answer: the server failed for all of them. It counts towards
+        giving up, and the next prompt is this one's again. A reply cut for repeating itself
+        is an answer: the next prompt says so."""
+        return self.error is not None and not any(c.answered for c in self.candidates)
 
     @property
     def stages(self) -> dict[str, float]:
@@ -179,7 +205,15 @@ class IterationRecord:
         """What the next prompt sees: the best candidate, and a line on each other one."""
         best = self.best
         others = tuple(c.one_line() for c in self.candidates if c is not best)
-        return Attempt(best.index, best.reply, best.code, best.feedback, self.repeated, others)
+        return Attempt(
+            best.index,
+            best.reply,
+            best.code,
+            best.feedback,
+            self.repeated,
+            others,
+            repeated_itself=best.repetition is not None,
+        )
 
     def summary(self) -> dict[str, Any]:
         if self.width == 1:
@@ -260,7 +294,7 @@ class Restored:
 
     @property
     def history(self) -> list[Attempt]:
-        return [r.attempt() for r in self.records if not r.error]
+        return [r.attempt() for r in self.records if not r.backend_failed]
 
     @property
     def next_index(self) -> int:
