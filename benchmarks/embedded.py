@@ -26,13 +26,13 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from loop.backends.sampling import EMBEDDED_SAMPLING
 from rich.console import Console
 from rich.table import Table
 
 from loop.backends import BackendConfig, ChatRequest, make_backend
 from loop.backends.local import LocalBackend
 from loop.backends.local_server import cores, decode_threads
+from loop.backends.sampling import EMBEDDED_SAMPLING
 from loop.run.prompting import build_messages
 from loop.task.catalog import load_task
 
