@@ -23,6 +23,8 @@ BENCHES = {
     "replay": "recording overhead on the simulate stage, rollouts.npz size, rendering frames/s",
     "backends": "SSE decoder MB/s; embedded model: time to first token and tokens/s, cold "
     "and cached prompt",
+    "embedded": "llama-server vs llama-cpp-python's server: TTFT cold and warm, tokens/s for "
+    "1 and 4 streams; decoding beside busy sim workers per thread count",
 }
 
 
